@@ -1,0 +1,55 @@
+# The two entry points of the README: `make demo` and `make test`. Both create or refresh the
+# virtualenv (.venv) and install everything they need on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CORES ?= 2
+
+# CPU habits (ENVIRONMENT.md): one math thread, no hub, W&B offline.
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export WANDB_MODE ?= offline
+export MPLBACKEND ?= Agg
+
+.PHONY: install demo test test-fast lint format system-deps bench clean-demo
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[analysis,dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# System packages some tests need (a local SLURM cluster, headless Chromium); root + apt only.
+system-deps:
+	@bash scripts/install_system_deps.sh
+
+demo: $(STAMP)
+	$(VENV)/bin/snakemake --profile profiles/local --configfile config/demo.yaml --cores $(CORES) all
+
+test: $(STAMP) system-deps
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow and not slurm and not vllm"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/snakefmt --check Snakefile rules/
+	$(VENV)/bin/snakemake --lint --cores 1
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/snakefmt Snakefile rules/
+
+clean-demo:
+	rm -rf results/demo

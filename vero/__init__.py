@@ -1,0 +1,1 @@
+"""Vero: an open RL recipe for general visual reasoning, as a Snakemake workflow."""
