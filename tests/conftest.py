@@ -1,0 +1,54 @@
+"""Shared test settings: CPU habits, offline hub, W&B offline into a temp dir."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+_TMP = tempfile.mkdtemp(prefix="vero-tests-")
+for _k, _v in {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "WANDB_MODE": "offline",
+    "WANDB_DIR": os.path.join(_TMP, "wandb"),
+    "WANDB_SILENT": "true",
+    "MPLBACKEND": "Agg",
+    "MPLCONFIGDIR": os.path.join(_TMP, "mpl"),
+}.items():
+    os.environ.setdefault(_k, _v)
+os.environ.setdefault("XDG_CACHE_HOME", os.path.join(_TMP, "cache"))
+
+import pytest  # noqa: E402
+
+
+def pytest_configure(config):
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm_dir(tmp_path_factory):
+    """A tiny Qwen2.5-VL (text head_dim 32) built offline once per test session."""
+    from vero.models import build_tiny_vlm
+
+    out = tmp_path_factory.mktemp("tiny-qwen2_5_vl")
+    build_tiny_vlm("qwen2_5_vl", out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3_vlm_dir(tmp_path_factory):
+    """A tiny Qwen3-VL built offline once per test session."""
+    from vero.models import build_tiny_vlm
+
+    out = tmp_path_factory.mktemp("tiny-qwen3_vl")
+    build_tiny_vlm("qwen3_vl", out)
+    return out
