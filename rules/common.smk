@@ -14,6 +14,7 @@ from vero.workflow import (
     ABLATION_GROUPS,
     experiments_in_ablation,
     resources_for,
+    secret_env_vars,
     write_if_changed,
 )
 
@@ -42,6 +43,15 @@ PY = "python"
 CONFIG_JSON = f"{RESULTS}/resolved_config.json"
 CONFIG_ARGS = f"--config-json {CONFIG_JSON}"
 write_if_changed(CONFIG_JSON, json.dumps(CFG, indent=2, sort_keys=True) + "\n")
+
+# Secrets reach jobs only through the environment: the names come from the config, the values
+# never enter params, config files or command lines. Only variables that are set are declared,
+# so a demo without keys still runs.
+SECRET_ENV_VARS = secret_env_vars(CFG)
+
+
+envvars:
+    *[name for name in SECRET_ENV_VARS if name in os.environ],
 
 
 wildcard_constraints:

@@ -68,3 +68,25 @@ def write_if_changed(path: str | os.PathLike, text: str) -> bool:
         f.write(text)
     os.replace(tmp, path)
     return True
+
+
+def secret_env_vars(config: Mapping) -> list[str]:
+    """Names of the environment variables that carry secrets for jobs (W&B key, endpoint keys).
+
+    Every `api_key_env` anywhere in the config names one; WANDB_API_KEY is always one.
+    """
+    names = {"WANDB_API_KEY"}
+
+    def walk(node):
+        if isinstance(node, Mapping):
+            for k, v in node.items():
+                if k == "api_key_env" and isinstance(v, str) and v:
+                    names.add(v)
+                else:
+                    walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(config)
+    return sorted(names)
