@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Stop the cluster started by start.sh: cancel every job, wait for the queue to drain (a bare
+# `scontrol shutdown` leaves job processes behind), shut the daemons down, and kill by PID
+# whatever is still alive. Safe to run when nothing is running.
+set -uo pipefail
+DIR=${LOCAL_SLURM_DIR:-/tmp/vero-local-slurm}
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+
+pids=()
+for f in "$DIR/run/slurmctld.pid" "$DIR/run/slurmd.pid"; do
+  if [ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; then pids+=("$(cat "$f")"); fi
+done
+if [ ${#pids[@]} -eq 0 ]; then echo "local_slurm: not running"; exit 0; fi
+
+scancel --full --quiet --user="$(id -un)" 2>/dev/null || true
+for _ in $(seq 1 200); do
+  [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
+  sleep 0.1
+done
+scontrol shutdown >/dev/null 2>&1 || true
+left=("${pids[@]}")
+for _ in $(seq 1 200); do
+  still=()
+  for p in "${left[@]}"; do kill -0 "$p" 2>/dev/null && still+=("$p"); done
+  left=("${still[@]+"${still[@]}"}")
+  [ ${#left[@]} -eq 0 ] && break
+  sleep 0.1
+done
+for p in "${left[@]+"${left[@]}"}"; do
+  echo "local_slurm: PID $p did not stop, sending SIGKILL" >&2
+  kill -KILL "$p" 2>/dev/null || true
+done
+echo "local_slurm: stopped (PIDs ${pids[*]})"

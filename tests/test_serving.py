@@ -1,0 +1,253 @@
+"""vero.serving: the judge server lifecycle, exercised with a real (tiny) HTTP server process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from vero import serving
+
+FAKE_SERVER = textwrap.dedent(
+    """
+    import json, os, signal, sys, time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    port, ready_after, mode, record = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
+    with open(record, "w") as f:
+        json.dump({"pid": os.getpid(), "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                   "api_key": os.environ.get("VLLM_API_KEY"), "argv": sys.argv}, f)
+    if mode == "die":
+        sys.exit(7)
+    if mode == "ignore_term":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    started = time.monotonic()
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self):
+            ok = self.path == "/health" and time.monotonic() - started >= ready_after
+            self.send_response(200 if ok else 503)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    ThreadingHTTPServer(("127.0.0.1", port), Health).serve_forever()
+    """
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); look at its state.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
+
+
+@pytest.fixture
+def fake(tmp_path):
+    script = tmp_path / "fake_server.py"
+    script.write_text(FAKE_SERVER)
+    record = tmp_path / "record.json"
+    port = free_port()
+
+    def command(ready_after=0.0, mode="serve"):
+        return [sys.executable, str(script), str(port), str(ready_after), mode, str(record)]
+
+    def recorded():
+        return json.loads(record.read_text())
+
+    return {"command": command, "port": port, "recorded": recorded, "record": record}
+
+
+def serve_cfg(**kw):
+    return {"enabled": True, "gpus": 1, "port": 8000, "health_timeout_s": 20, **kw}
+
+
+def test_disabled_serving_starts_nothing_and_leaves_gpus_to_training():
+    with serving.judge_server({"enabled": False}, "judge") as judge:
+        assert judge.process is None and judge.base_url is None
+        env = judge.training_env({"CUDA_VISIBLE_DEVICES": "0,1"})
+    assert env["CUDA_VISIBLE_DEVICES"] == "0,1"
+    assert serving.BASE_URL_ENV not in env
+
+
+@pytest.mark.parametrize(
+    ("visible", "n", "judge", "train"),
+    [("0,1,2,3", 2, ["2", "3"], ["0", "1"]), ("5,7", 1, ["7"], ["5"]), (" 0 , 1 ,2", 1, ["2"], ["0", "1"])],
+)
+def test_split_devices_gives_the_judge_the_last_gpus(visible, n, judge, train):
+    assert serving.split_devices(visible, n) == (judge, train)
+
+
+@pytest.mark.parametrize(("visible", "n"), [(None, 1), ("", 1), ("0", 1), ("0,1", 2), ("0,1", 0)])
+def test_split_devices_refuses_when_training_would_get_no_gpu(visible, n):
+    with pytest.raises(serving.ServingError, match=r"reward\.judge\.serve\.gpus"):
+        serving.split_devices(visible, n)
+
+
+def test_vllm_command_uses_the_module_and_tensor_parallel_over_its_gpus():
+    cmd = serving.vllm_server_command(
+        "Qwen/Qwen3-32B", 8123, {"gpus": 2, "extra_args": ["--max-model-len", "8192"]}, python="py"
+    )
+    assert cmd[:3] == ["py", "-m", "vllm.entrypoints.openai.api_server"]
+    flat = " ".join(cmd)
+    assert "--model Qwen/Qwen3-32B" in flat and "--port 8123" in flat
+    assert "--tensor-parallel-size 2" in flat and flat.endswith("--max-model-len 8192")
+
+
+def test_server_starts_on_its_own_gpus_is_healthy_and_is_stopped_by_pid(fake):
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1,2,3", "JUDGE_KEY": "sk-planted-123"}
+    with serving.judge_server(
+        serve_cfg(gpus=2),
+        "judge",
+        fake["port"],
+        command=fake["command"](ready_after=0.3),
+        env=env,
+        api_key_env="JUDGE_KEY",
+        poll_interval_s=0.05,
+    ) as judge:
+        pid = judge.pid
+        assert alive(pid)
+        assert serving.is_healthy(f"http://127.0.0.1:{fake['port']}/health")
+        assert judge.base_url == f"http://127.0.0.1:{fake['port']}/v1"
+        train_env = judge.training_env(env)
+        assert train_env["CUDA_VISIBLE_DEVICES"] == "0,1"
+        assert train_env[serving.BASE_URL_ENV] == judge.base_url
+    rec = fake["recorded"]()
+    assert rec["pid"] == pid and rec["cuda"] == "2,3"
+    # the key reaches the server through its environment only
+    assert rec["api_key"] == "sk-planted-123"
+    assert "sk-planted-123" not in " ".join(rec["argv"])
+    assert not alive(pid)
+    assert not serving.is_healthy(f"http://127.0.0.1:{fake['port']}/health", timeout_s=0.5)
+
+
+def test_server_that_dies_before_health_is_reported_with_its_status(fake):
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1"}
+    with (
+        pytest.raises(serving.ServerDied, match="status 7"),
+        serving.judge_server(
+            serve_cfg(), "judge", fake["port"], command=fake["command"](mode="die"), env=env
+        ),
+    ):
+        pytest.fail("the body must not run when the server died")
+
+
+def test_server_that_never_gets_healthy_times_out_and_is_stopped(fake):
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1"}
+    with (
+        pytest.raises(serving.ServerTimeout, match="health_timeout_s"),
+        serving.judge_server(
+            serve_cfg(health_timeout_s=1),
+            "judge",
+            fake["port"],
+            command=fake["command"](ready_after=3600),
+            env=env,
+            poll_interval_s=0.1,
+        ),
+    ):
+        pytest.fail("the body must not run before the server is healthy")
+    assert not alive(fake["recorded"]()["pid"])
+
+
+def test_server_is_stopped_when_the_body_raises_even_if_it_ignores_sigterm(fake):
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1"}
+    with (
+        pytest.raises(RuntimeError, match="training failed"),
+        serving.judge_server(
+            serve_cfg(),
+            "judge",
+            fake["port"],
+            command=fake["command"](mode="ignore_term"),
+            env=env,
+            poll_interval_s=0.05,
+            stop_grace_s=0.5,
+        ) as judge,
+    ):
+        pid = judge.pid
+        raise RuntimeError("training failed")
+    assert not alive(pid)
+
+
+def test_port_already_serving_is_refused(fake):
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1"}
+    other = subprocess.Popen(fake["command"](), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not serving.is_healthy(f"http://127.0.0.1:{fake['port']}/health", 0.5):
+            assert time.monotonic() < deadline and other.poll() is None
+            time.sleep(0.05)
+        with (
+            pytest.raises(serving.ServingError, match="already answers"),
+            serving.judge_server(serve_cfg(), "judge", fake["port"], command=["true"], env=env),
+        ):
+            pass
+    finally:
+        serving.stop_process(other, grace_s=5)
+
+
+def test_cli_runs_the_command_beside_the_server_and_stops_both_on_sigterm(fake, tmp_path):
+    cfg = {"reward": {"judge": {"enabled": True, "model": "judge", "serve": serve_cfg(port=fake["port"])}}}
+    cfg_path = tmp_path / "resolved_config.json"
+    cfg_path.write_text(json.dumps(cfg))
+    child_record = tmp_path / "child.json"
+    child = (
+        "import json, os, time; "
+        f"json.dump({{'pid': os.getpid(), 'cuda': os.environ['CUDA_VISIBLE_DEVICES'], "
+        f"'url': os.environ['{serving.BASE_URL_ENV}']}}, open({str(child_record)!r}, 'w')); "
+        "time.sleep(600)"
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vero.serving",
+            "--config-json",
+            str(cfg_path),
+            "--server-command",
+            shlex.join(fake["command"]()),
+            "--",
+            sys.executable,
+            "-c",
+            child,
+        ],
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": "0,1,2"},
+        cwd=Path(serving.__file__).resolve().parent.parent,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not child_record.exists() or not child_record.read_text():
+            assert proc.poll() is None, "the wrapper exited before starting the command"
+            assert time.monotonic() < deadline, "the command never started"
+            time.sleep(0.1)
+        time.sleep(0.2)
+        rec = json.loads(child_record.read_text())
+        assert rec["cuda"] == "0,1" and rec["url"] == f"http://127.0.0.1:{fake['port']}/v1"
+        server_pid = fake["recorded"]()["pid"]
+        assert fake["recorded"]()["cuda"] == "2"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+        assert not alive(rec["pid"]) and not alive(server_pid)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

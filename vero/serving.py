@@ -1,0 +1,316 @@
+"""The vLLM judge server inside a training job: start it on its own GPUs, wait until healthy, stop it.
+
+A training job that scores `llm_judge` samples with a locally served model (config
+`reward.judge.serve.enabled`) splits the GPUs SLURM gave it: the last `reward.judge.serve.gpus`
+devices of `CUDA_VISIBLE_DEVICES` run `python -m vllm.entrypoints.openai.api_server`, the rest
+train. The server runs in its own process group so its engine workers die with it; it is stopped
+by PID when the job ends, fails, or receives SIGTERM/SIGINT (preemption, scancel, timeout).
+
+    with judge_server(cfg["reward"]["judge"]["serve"], cfg["reward"]["judge"]["model"]) as judge:
+        env = judge.training_env()          # CUDA_VISIBLE_DEVICES = the training GPUs
+        subprocess.run(train_cmd, env=env)  # rewards call judge.base_url
+
+`python -m vero.serving --config-json C -- CMD...` does exactly that around a command (the
+train rule's launcher) and exits with the command's status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+# Environment variable through which the training process learns the served endpoint.
+BASE_URL_ENV = "VERO_JUDGE_BASE_URL"
+
+
+class ServingError(RuntimeError):
+    """The judge server could not be started or did not become healthy."""
+
+
+class ServerDied(ServingError):
+    """The server process exited before it answered /health."""
+
+
+class ServerTimeout(ServingError):
+    """The server did not answer /health within the configured time."""
+
+
+@dataclass
+class JudgeServer:
+    """A running (or, when serving is disabled, absent) judge server and the GPU split."""
+
+    base_url: str | None
+    judge_devices: list[str] = field(default_factory=list)
+    training_devices: list[str] | None = None
+    process: subprocess.Popen | None = None
+    command: list[str] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def training_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Environment for the training process: its own GPUs and the judge endpoint."""
+        env = dict(os.environ if base is None else base)
+        if self.training_devices is not None:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(self.training_devices)
+        if self.base_url:
+            env[BASE_URL_ENV] = self.base_url
+        return env
+
+
+def split_devices(visible: str | None, judge_gpus: int) -> tuple[list[str], list[str]]:
+    """Split `CUDA_VISIBLE_DEVICES` into (judge devices, training devices): the judge takes the last
+    `judge_gpus`, training keeps at least one."""
+    devices = [d.strip() for d in (visible or "").split(",") if d.strip()]
+    if judge_gpus < 1:
+        raise ServingError(f"config key 'reward.judge.serve.gpus': must be >= 1, got {judge_gpus}")
+    if len(devices) < judge_gpus + 1:
+        raise ServingError(
+            f"config key 'reward.judge.serve.gpus': the judge needs {judge_gpus} GPU(s) and training at "
+            f"least 1, but this job sees {len(devices)} (CUDA_VISIBLE_DEVICES={visible!r}); raise "
+            f"resources.<train rule>.gpu"
+        )
+    return devices[-judge_gpus:], devices[:-judge_gpus]
+
+
+def vllm_server_command(
+    model: str, port: int, serve_cfg: Mapping, *, host: str = "127.0.0.1", python: str | None = None
+) -> list[str]:
+    """The vLLM OpenAI-compatible server command (the module, not the `vllm` console script)."""
+    return [
+        python or sys.executable,
+        "-m",
+        VLLM_SERVER_MODULE,
+        "--model",
+        model,
+        "--served-model-name",
+        model,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--tensor-parallel-size",
+        str(serve_cfg.get("gpus", 1)),
+        *[str(a) for a in serve_cfg.get("extra_args", [])],
+    ]
+
+
+def is_healthy(url: str, timeout_s: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            return 200 <= resp.status < 300
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+def wait_until_healthy(
+    health_url: str, process: subprocess.Popen, timeout_s: float, *, interval_s: float = 1.0
+) -> float:
+    """Poll `health_url` until it answers 2xx; returns the seconds waited.
+
+    Raises ServerDied as soon as the process exits, ServerTimeout after `timeout_s`.
+    """
+    start = time.monotonic()
+    while True:
+        code = process.poll()
+        if code is not None:
+            raise ServerDied(
+                f"judge server (PID {process.pid}) exited with status {code} before {health_url} answered"
+            )
+        if is_healthy(health_url, timeout_s=min(2.0, max(interval_s, 0.1))):
+            return time.monotonic() - start
+        waited = time.monotonic() - start
+        if waited >= timeout_s:
+            raise ServerTimeout(
+                f"judge server (PID {process.pid}) did not answer {health_url} within {timeout_s:g} s "
+                f"(config key 'reward.judge.serve.health_timeout_s')"
+            )
+        time.sleep(min(interval_s, max(0.0, timeout_s - waited)))
+
+
+def stop_process(process: subprocess.Popen, grace_s: float = 30.0) -> int | None:
+    """SIGTERM the process group of `process` (started with its own session), SIGKILL after
+    `grace_s`; returns the exit status."""
+    if process.poll() is not None:
+        return process.returncode
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        return process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        return process.wait()
+
+
+class _StopOnSignal:
+    """Turns SIGTERM/SIGINT into SystemExit(128 + signum) in the main thread, so `finally`
+    blocks (stopping the server) run when SLURM preempts, cancels or times out the job."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __enter__(self):
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    @staticmethod
+    def _handle(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+@contextlib.contextmanager
+def judge_server(
+    serve_cfg: Mapping,
+    model: str,
+    port: int | None = None,
+    *,
+    host: str = "127.0.0.1",
+    command: Sequence[str] | None = None,
+    health_path: str = "/health",
+    api_key_env: str | None = None,
+    log_path: str | os.PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    poll_interval_s: float = 1.0,
+    stop_grace_s: float = 30.0,
+) -> Iterator[JudgeServer]:
+    """Serve `model` for the duration of the block when `serve_cfg["enabled"]`; otherwise yield a
+    handle with no process that leaves the GPUs to training.
+
+    `command` replaces the vLLM command (tests, other servers); `api_key_env` names the
+    environment variable whose value the server requires as API key (passed as VLLM_API_KEY in
+    its environment, never on its command line).
+    """
+    if not serve_cfg.get("enabled", False):
+        yield JudgeServer(base_url=None)
+        return
+    port = int(serve_cfg.get("port", 8000) if port is None else port)
+    base_env = dict(os.environ if env is None else env)
+    judge_devices, training_devices = split_devices(
+        base_env.get("CUDA_VISIBLE_DEVICES"), int(serve_cfg.get("gpus", 1))
+    )
+    cmd = list(command) if command is not None else vllm_server_command(model, port, serve_cfg, host=host)
+    server_env = {**base_env, "CUDA_VISIBLE_DEVICES": ",".join(judge_devices)}
+    if api_key_env and base_env.get(api_key_env):
+        server_env["VLLM_API_KEY"] = base_env[api_key_env]
+    health_url = f"http://{host}:{port}{health_path}"
+    if is_healthy(health_url, timeout_s=1.0):
+        raise ServingError(
+            f"port {port} on {host} already answers {health_path}: another server is running there"
+        )
+
+    log = open(log_path, "ab") if log_path else None  # noqa: SIM115 (closed in finally)
+    print(f"[judge] starting on GPUs {judge_devices}: {' '.join(cmd)}", file=sys.stderr, flush=True)
+    with _StopOnSignal():
+        process = subprocess.Popen(
+            cmd,
+            env=server_env,
+            stdout=log or None,
+            stderr=subprocess.STDOUT if log else None,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            waited = wait_until_healthy(
+                health_url, process, float(serve_cfg.get("health_timeout_s", 900)), interval_s=poll_interval_s
+            )
+            print(
+                f"[judge] PID {process.pid} healthy after {waited:.1f} s at {health_url}",
+                file=sys.stderr,
+                flush=True,
+            )
+            yield JudgeServer(
+                base_url=f"http://{host}:{port}/v1",
+                judge_devices=judge_devices,
+                training_devices=training_devices,
+                process=process,
+                command=cmd,
+            )
+        finally:
+            code = stop_process(process, grace_s=stop_grace_s)
+            print(f"[judge] PID {process.pid} stopped (status {code})", file=sys.stderr, flush=True)
+            if log:
+                log.close()
+
+
+def run_under_judge(
+    cmd: Sequence[str], serve_cfg: Mapping, model: str, *, api_key_env: str | None = None, **server_kwargs
+) -> int:
+    """Run `cmd` (the training launcher) beside a judge server; returns its exit status.
+
+    SIGTERM/SIGINT reaching this process are forwarded to the command's process group first, so a
+    preempted training run gets the chance to stop cleanly; the server is stopped afterwards.
+    """
+    with judge_server(serve_cfg, model, api_key_env=api_key_env, **server_kwargs) as judge:
+        child = subprocess.Popen(list(cmd), env=judge.training_env(), start_new_session=True)
+        try:
+            return child.wait()
+        finally:
+            if child.poll() is None:
+                stop_process(child, grace_s=server_kwargs.get("stop_grace_s", 30.0))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m vero.serving",
+        description="Run a command (the training launcher) beside the vLLM judge server of the config.",
+    )
+    parser.add_argument("--config-json", required=True, help="resolved config (results/resolved_config.json)")
+    parser.add_argument(
+        "--experiment", help="experiment whose reward.judge settings apply (default: top level)"
+    )
+    parser.add_argument("--log", help="file for the server's output (default: this job's stderr)")
+    parser.add_argument(
+        "--server-command",
+        help="serve with this command line instead of vLLM's OpenAI server (it must answer GET /health)",
+    )
+    parser.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND ...")
+    args = parser.parse_args(argv)
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        parser.error("no command given after --")
+    cfg = json.loads(Path(args.config_json).read_text())
+    judge_cfg = cfg.get("reward", {}).get("judge", {})
+    if args.experiment:
+        from vero.config import resolve_experiment
+
+        judge_cfg = resolve_experiment(cfg, args.experiment)["reward"].get("judge", {})
+    serve_cfg = judge_cfg.get("serve", {}) if judge_cfg.get("enabled", False) else {"enabled": False}
+    try:
+        return run_under_judge(
+            cmd,
+            serve_cfg,
+            judge_cfg.get("model", ""),
+            api_key_env=judge_cfg.get("api_key_env"),
+            log_path=args.log,
+            command=shlex.split(args.server_command) if args.server_command else None,
+        )
+    except ServingError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
