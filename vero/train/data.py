@@ -1,0 +1,287 @@
+"""Turn a training mix (`data/mix/{experiment}.parquet`, canonical records) into TRL rows.
+
+RL rows (GRPOTrainer): a conversational `prompt` (system prompt + user turn with one
+`{"type": "image"}` part per image, `vero.prompts.build_messages`), the images as an `images`
+column, and the columns the Vero reward reads (`reward_type`, `answer`, `tolerance`,
+`image_size`, `category`, plus `id` and `data_source` for the rollout log).
+
+SFT rows (SFTTrainer): the same prompt plus a `completion` holding the reference answer in the
+output format the policy is trained to produce, `<think>…</think><answer>…</answer>`.
+
+Malformed rows are dropped with a reason code and counted (`DropReport`). The mix is in
+category-balanced order per block of `mix.batch_size` rows, so when a multi-category mix loses a
+row, the whole block goes with it (reason `block_of_dropped_row`): the remaining blocks stay
+aligned and balanced.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from vero.data.schema import IMAGE_UNDECODABLE, check_record, image_dimensions, parse_structured
+from vero.prompts import build_messages
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "id",
+    "data_source",
+    "category",
+    "question",
+    "images",
+    "image_size",
+    "reward_type",
+    "answer",
+    "tolerance",
+)
+REWARD_COLUMNS: tuple[str, ...] = (
+    "id",
+    "data_source",
+    "category",
+    "reward_type",
+    "answer",
+    "tolerance",
+    "image_size",
+)
+
+BLOCK_OF_DROPPED_ROW = "block_of_dropped_row"
+NO_SFT_TARGET = "no_sft_target"
+
+# Reasoning text of SFT targets: the data holds reference answers, not reasoning traces.
+SFT_THINK = "I look at the image and work out the answer."
+
+_BOXED_TYPES = frozenset(
+    {
+        "string_match",
+        "counting",
+        "search",
+        "multiple_choice",
+        "numeric",
+        "list_string_match",
+        "number_list",
+        "web_action",
+    }
+)
+
+
+@dataclass
+class DropReport:
+    """Rows read, kept and dropped per reason code for one mix file."""
+
+    path: str
+    rows_read: int = 0
+    kept: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)  # reason -> first "row i (id): detail"
+
+    def drop(self, reason: str, detail: str) -> None:
+        self.dropped[reason] += 1
+        self.examples.setdefault(reason, detail)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "rows_read": self.rows_read,
+            "kept": self.kept,
+            "dropped": dict(self.dropped),
+            "examples": self.examples,
+        }
+
+
+def check_mix_columns(path: str | Path) -> None:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: training mix not found (the data stage writes data/mix/<experiment>.parquet)"
+        )
+    try:
+        names = pq.ParquetFile(path).schema_arrow.names
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable Parquet file ({e})") from e
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise ValueError(
+            f"{path}: missing columns {missing}; the canonical record is in docs/architecture.md"
+        )
+
+
+def row_problem(row: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The first reason to drop a mix row, or None. Images are checked from their headers only."""
+    problems = [p for p in check_record({"coords": "absolute", "split": "train", **row}) if p]
+    if problems:
+        return problems[0]
+    for i, data in enumerate(row["images"]):
+        try:
+            image_dimensions(data)
+        except Exception as e:
+            return IMAGE_UNDECODABLE, f"image {i}: {type(e).__name__}: {e}"
+    return None
+
+
+def _scan(path: Path, *, block_size: int, drop_whole_blocks: bool, report: DropReport) -> list[int]:
+    """Indices of the rows to keep."""
+    columns = list(REQUIRED_COLUMNS)
+    bad_rows: dict[int, tuple[str, str]] = {}
+    n = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=512, columns=columns):
+        for row in batch.to_pylist():
+            problem = row_problem(row)
+            if problem:
+                bad_rows[n] = (problem[0], f"row {n} (id {row.get('id')!r}): {problem[1]}")
+            n += 1
+    report.rows_read = n
+    for code, detail in bad_rows.values():
+        report.drop(code, detail)
+    if not drop_whole_blocks:
+        return [i for i in range(n) if i not in bad_rows]
+    bad_blocks = {i // block_size for i in bad_rows}
+    keep = []
+    for i in range(n):
+        if i // block_size not in bad_blocks:
+            keep.append(i)
+        elif i not in bad_rows:
+            report.drop(BLOCK_OF_DROPPED_ROW, f"row {i}: in block {i // block_size} with a malformed row")
+    return keep
+
+
+def _scale_box(box: list[float], size: list[int], coords: str) -> list[int]:
+    if coords != "qwen1000":
+        return [round(v) for v in box]
+    w, h = size
+    return [
+        round(box[0] / w * 1000),
+        round(box[1] / h * 1000),
+        round(box[2] / w * 1000),
+        round(box[3] / h * 1000),
+    ]
+
+
+def sft_answer(row: Mapping[str, Any], coords: str) -> str | None:
+    """The answer block content for a reference target, or None when the row has no reference."""
+    rt, answer = row["reward_type"], row["answer"]
+    if rt in _BOXED_TYPES:
+        if rt == "list_string_match":
+            try:
+                value = parse_structured(answer)
+            except ValueError:
+                value = answer
+            answer = str(value[0]) if isinstance(value, list) and value else str(value)
+        return "\\boxed{" + str(answer) + "}"
+    if rt in ("grounding", "clicking"):
+        boxes = parse_structured(answer)
+        size = row["image_size"]
+        if rt == "grounding":
+            out = [
+                {"bbox_2d": _scale_box(b["bbox_2d"], size, coords), "label": b.get("label", "")}
+                for b in boxes
+            ]
+        else:  # click the centre of the first gold box
+            x1, y1, x2, y2 = _scale_box(boxes[0]["bbox_2d"], size, coords)
+            out = [{"point_2d": [round((x1 + x2) / 2), round((y1 + y2) / 2)]}]
+        return json.dumps(out)
+    if rt == "llm_judge":
+        return answer.strip() or None
+    if rt == "instruction_following_llm_judge":
+        reference = parse_structured(answer).get("reference")
+        return reference.strip() if isinstance(reference, str) and reference.strip() else None
+    return None  # instruction_following: constraints only, no reference text
+
+
+def sft_target(row: Mapping[str, Any], coords: str) -> str | None:
+    answer = sft_answer(row, coords)
+    return None if answer is None else f"<think>{SFT_THINK}</think><answer>{answer}</answer>"
+
+
+def _to_rl_rows(batch: dict[str, list], system_prompt: str | None) -> dict[str, list]:
+    out = {
+        "prompt": [
+            build_messages(q, len(imgs), system_prompt)
+            for q, imgs in zip(batch["question"], batch["images"], strict=True)
+        ],
+        "images": [[{"bytes": b, "path": None} for b in imgs] for imgs in batch["images"]],
+    }
+    for col in REWARD_COLUMNS:
+        out[col] = batch[col]
+    return out
+
+
+def load_mix(
+    path: str | Path,
+    *,
+    mix_batch_size: int,
+    single_category: bool,
+    system_prompt: str | None = None,
+    trainer: str = "rl",
+    coords: str = "absolute",
+    max_rows: int | None = None,
+):
+    """Read a mix file into a `datasets.Dataset` of TRL rows; returns (dataset, DropReport)."""
+    from datasets import Dataset, Features, Image, List, Value
+
+    path = Path(path)
+    check_mix_columns(path)
+    report = DropReport(path=str(path))
+    keep = _scan(path, block_size=mix_batch_size, drop_whole_blocks=not single_category, report=report)
+    if max_rows is not None:
+        keep = keep[:max_rows]
+    raw = Dataset.from_parquet(str(path), columns=list(REQUIRED_COLUMNS), split="train")
+    if len(keep) < len(raw):
+        raw = raw.select(keep)
+
+    features = Features(
+        {
+            "prompt": [
+                {"role": Value("string"), "content": [{"type": Value("string"), "text": Value("string")}]}
+            ],
+            "images": List(Image()),
+            "id": Value("string"),
+            "data_source": Value("string"),
+            "category": Value("string"),
+            "reward_type": Value("string"),
+            "answer": Value("string"),
+            "tolerance": Value("float64"),
+            "image_size": List(Value("int32")),
+        }
+    )
+    ds = raw.map(
+        _to_rl_rows,
+        batched=True,
+        batch_size=256,
+        fn_kwargs={"system_prompt": system_prompt},
+        remove_columns=raw.column_names,
+        features=features,
+        desc=f"prompts from {path.name}",
+    )
+    if trainer == "sft":
+        ds, report = _add_sft_targets(ds, raw, coords=coords, report=report)
+    report.kept = len(ds)
+    if len(ds) == 0:
+        raise ValueError(f"{path}: no usable rows left (dropped: {dict(report.dropped)})")
+    return ds, report
+
+
+def _add_sft_targets(ds, raw, *, coords: str, report: DropReport):
+    targets: list[str | None] = []
+    for i, row in enumerate(raw.select_columns(["id", "reward_type", "answer", "image_size"])):
+        try:
+            target = sft_target(row, coords)
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            target = None
+            report.drop(NO_SFT_TARGET, f"row {i} (id {row['id']!r}): {type(e).__name__}: {e}")
+        else:
+            if target is None:
+                report.drop(
+                    NO_SFT_TARGET, f"row {i} (id {row['id']!r}): {row['reward_type']} has no reference text"
+                )
+        targets.append(target)
+    keep = [i for i, t in enumerate(targets) if t is not None]
+    ds = ds.select(keep).add_column(
+        "completion",
+        [[{"role": "assistant", "content": [{"type": "text", "text": targets[i]}]}] for i in keep],
+    )
+    return ds, report

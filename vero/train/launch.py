@@ -1,0 +1,182 @@
+"""The command a training job runs, for each way of launching it (`train.launcher.kind`).
+
+The train rule's shell runs `python workflow_scripts/train.py ... --launch`; that script builds
+the command below, prints it to the job log and runs it (for `cpu` it trains in the same
+process). The launched process runs the same script with `--in-process`.
+
+  cpu         python workflow_scripts/train.py ARGS --in-process
+  single_gpu  python -m accelerate.commands.launch --config_file config/accelerate/single_gpu.yaml
+                  --num_processes 1 --num_machines 1 workflow_scripts/train.py ARGS --in-process
+  multi_gpu   python -m accelerate.commands.launch --config_file config/accelerate/multi_gpu_fsdp.yaml
+                  --num_processes G --num_machines 1 --main_process_port PORT
+                  workflow_scripts/train.py ARGS --in-process
+  multi_node  srun --nodes N --ntasks N --ntasks-per-node 1 --kill-on-bad-exit=1 bash -c
+                  'python -m accelerate.commands.launch --config_file ... --num_processes N*G
+                   --num_machines N --machine_rank "$SLURM_NODEID" --main_process_ip HOST0
+                   --main_process_port PORT --rdzv_backend static workflow_scripts/train.py ARGS --in-process'
+
+G = `train.launcher.gpus_per_node`, N = `train.launcher.nodes`. In a multi-node job the SLURM
+batch step (on the first node) runs the launcher; HOST0 is the first host of
+`SLURM_JOB_NODELIST`, read when the command is built, and each srun task (one per node) takes
+its `--machine_rank` from its own `SLURM_NODEID`. The accelerate config decides FSDP2 or
+DeepSpeed ZeRO-3 (`train.launcher.accelerate_config`); the command-line values above override
+the process counts written in those files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+
+from vero.config import ConfigError
+
+DEFAULT_ACCELERATE_CONFIGS = {
+    "single_gpu": "config/accelerate/single_gpu.yaml",
+    "multi_gpu": "config/accelerate/multi_gpu_fsdp.yaml",
+    "multi_node": "config/accelerate/multi_gpu_fsdp.yaml",
+}
+ACCELERATE = ("-m", "accelerate.commands.launch")
+
+_BRACKET = re.compile(r"\[([^\]]*)\]")
+
+
+def first_host(nodelist: str) -> str:
+    """The first host of a SLURM node list: "gpu[03-05,9],cpu1" -> "gpu03"."""
+    text = nodelist.strip()
+    if not text:
+        raise ValueError("empty SLURM node list")
+    depth, end = 0, len(text)
+    for i, ch in enumerate(text):  # the first item ends at the first comma outside brackets
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            end = i
+            break
+    item = text[:end]
+
+    def first_of_group(match: re.Match) -> str:
+        first = match.group(1).split(",")[0]
+        return first.split("-")[0]
+
+    host = _BRACKET.sub(first_of_group, item)
+    if not host or "[" in host or "]" in host:
+        raise ValueError(f"cannot read the first host of SLURM node list {nodelist!r}")
+    return host
+
+
+def training_args(
+    *, config_json: str, experiment: str, mix: str, base_model: str, output_dir: str, resume: str = "auto"
+) -> list[str]:
+    """Arguments of workflow_scripts/train.py for the launched (in-process) run."""
+    return [
+        "--config-json",
+        str(config_json),
+        "--experiment",
+        experiment,
+        "--mix",
+        str(mix),
+        "--base-model",
+        str(base_model),
+        "--output-dir",
+        str(output_dir),
+        "--resume",
+        resume,
+        "--in-process",
+    ]
+
+
+def build_train_command(
+    resolved: Mapping,
+    *,
+    config_json: str,
+    experiment: str,
+    mix: str,
+    base_model: str,
+    output_dir: str,
+    resume: str = "auto",
+    python: str = "python",
+    script: str = "workflow_scripts/train.py",
+    env: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The argv that trains one experiment under `resolved["train"]["launcher"]` (see module doc)."""
+    launcher = dict(resolved["train"].get("launcher") or {})
+    kind = launcher.get("kind", "cpu")
+    args = [
+        script,
+        *training_args(
+            config_json=config_json,
+            experiment=experiment,
+            mix=mix,
+            base_model=base_model,
+            output_dir=output_dir,
+            resume=resume,
+        ),
+    ]
+    if kind == "cpu":
+        return [python, *args]
+    accel_cfg = launcher.get("accelerate_config") or DEFAULT_ACCELERATE_CONFIGS.get(kind)
+    gpus = int(launcher.get("gpus_per_node", 8))
+    nodes = int(launcher.get("nodes", 1))
+    port = str(launcher.get("main_process_port", 29500))
+    accelerate = [python, *ACCELERATE, "--config_file", accel_cfg]
+    if kind == "single_gpu":
+        return [*accelerate, "--num_processes", "1", "--num_machines", "1", *args]
+    if kind == "multi_gpu":
+        return [
+            *accelerate,
+            "--num_processes",
+            str(gpus),
+            "--num_machines",
+            "1",
+            "--main_process_port",
+            port,
+            *args,
+        ]
+    if kind == "multi_node":
+        env = os.environ if env is None else env
+        host = launcher.get("main_process_ip")
+        if not host:
+            nodelist = env.get("SLURM_JOB_NODELIST") or env.get("SLURM_NODELIST")
+            if not nodelist:
+                raise ConfigError(
+                    "config key 'train.launcher.kind': multi_node needs a SLURM allocation "
+                    "(SLURM_JOB_NODELIST is not set) or train.launcher.main_process_ip"
+                )
+            host = first_host(nodelist)
+        inner = [
+            *accelerate,
+            "--num_processes",
+            str(gpus * nodes),
+            "--num_machines",
+            str(nodes),
+            "--machine_rank",
+            "$SLURM_NODEID",
+            "--main_process_ip",
+            host,
+            "--main_process_port",
+            port,
+            "--rdzv_backend",
+            "static",
+            *args,
+        ]
+        return [
+            "srun",
+            "--nodes",
+            str(nodes),
+            "--ntasks",
+            str(nodes),
+            "--ntasks-per-node",
+            "1",
+            "--kill-on-bad-exit=1",
+            "bash",
+            "-c",
+            shell_join_keep_vars(inner),
+        ]
+    raise ConfigError(f"config key 'train.launcher.kind': unknown launcher {kind!r}")
+
+
+def shell_join_keep_vars(argv: Sequence[str]) -> str:
+    """Quote argv for `bash -c`, leaving `$SLURM_*` references for the task's shell to expand."""
+    return " ".join(f'"{a}"' if re.fullmatch(r"\$SLURM_[A-Z_]+", a) else shlex.quote(a) for a in argv)

@@ -1,0 +1,261 @@
+"""Map a resolved experiment (`vero.config.resolve_experiment`) onto TRL's GRPOConfig / SFTConfig.
+
+Units. Step counts in the `train:` config (`max_steps`, `save_steps`, `warmup_steps`) are recipe
+steps, as in the public Vero (verl) config: one step = one rollout batch of `batch_size` prompts.
+Each rollout batch is consumed in `batch_size / mini_batch_size` optimizer updates, so TRL's
+`global_step` (and the `checkpoint-{N}` directory names) count optimizer updates:
+N = recipe step x batch_size / mini_batch_size. In the CPU demo the two are equal.
+
+Batch geometry, with n = num_generations and P processes (GPUs):
+  completions per rollout batch     = batch_size x n           -> GRPOConfig.generation_batch_size
+  completions per optimizer update  = mini_batch_size x n
+  per_device_train_batch_size       = micro_batch_size (completions per forward/backward)
+  gradient_accumulation_steps       = mini_batch_size x n / (P x micro_batch_size)
+  steps_per_generation              = gradient_accumulation_steps x batch_size / mini_batch_size
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from vero.config import ConfigError
+
+# Clip ranges per algorithm (RECIPE.md §4; DAPO's clip-higher is 0.2 / 0.28 as in the DAPO paper).
+ALGORITHMS: dict[str, dict[str, Any]] = {
+    "gspo": {
+        "importance_sampling_level": "sequence",
+        "loss_type": "grpo",
+        "epsilon": 3e-4,
+        "epsilon_high": 4e-4,
+    },
+    "grpo": {"importance_sampling_level": "token", "loss_type": "grpo", "epsilon": 0.2, "epsilon_high": 0.2},
+    "dapo": {"importance_sampling_level": "token", "loss_type": "dapo", "epsilon": 0.2, "epsilon_high": 0.28},
+}
+
+
+@dataclass(frozen=True)
+class BatchGeometry:
+    """How one rollout batch is split over processes, micro-batches and optimizer updates."""
+
+    num_processes: int
+    prompts_per_batch: int
+    prompts_per_update: int
+    num_generations: int
+    per_device_train_batch_size: int
+    gradient_accumulation_steps: int
+    steps_per_generation: int
+    updates_per_batch: int
+
+    @property
+    def generation_batch_size(self) -> int:
+        return self.prompts_per_batch * self.num_generations
+
+    def as_dict(self) -> dict[str, int]:
+        return {**asdict(self), "generation_batch_size": self.generation_batch_size}
+
+
+def world_size_from_env(default: int = 1) -> int:
+    """Processes in this job as set by accelerate/torchrun (WORLD_SIZE), else `default`."""
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", default)))
+    except ValueError:
+        return default
+
+
+def batch_geometry(train: Mapping, num_processes: int = 1) -> BatchGeometry:
+    """Derive TRL's batch settings from `train:`; inconsistent sizes raise ConfigError naming the key."""
+    batch, mini, n = int(train["batch_size"]), int(train["mini_batch_size"]), int(train["num_generations"])
+    if mini > batch or batch % mini:
+        raise ConfigError(
+            f"config key 'train.mini_batch_size': {mini} must divide train.batch_size ({batch})"
+        )
+    per_update = mini * n
+    if per_update % num_processes:
+        raise ConfigError(
+            f"config key 'train.mini_batch_size': mini_batch_size x num_generations = {per_update} "
+            f"completions per update cannot be split evenly over {num_processes} processes"
+        )
+    per_process = per_update // num_processes
+    micro = train.get("micro_batch_size") or per_process
+    if per_process % micro:
+        raise ConfigError(
+            f"config key 'train.micro_batch_size': {micro} must divide the {per_process} completions each of "
+            f"the {num_processes} process(es) handles per update"
+        )
+    accum = per_process // micro
+    updates = batch // mini
+    return BatchGeometry(
+        num_processes=num_processes,
+        prompts_per_batch=batch,
+        prompts_per_update=mini,
+        num_generations=n,
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=accum,
+        steps_per_generation=accum * updates,
+        updates_per_batch=updates,
+    )
+
+
+def optimizer_steps(train: Mapping, key: str) -> int:
+    """A recipe-step count from `train.<key>` converted to optimizer updates (TRL global steps)."""
+    return int(train[key]) * (int(train["batch_size"]) // int(train["mini_batch_size"]))
+
+
+def clip_range(train: Mapping) -> tuple[float, float]:
+    algo = ALGORITHMS[train["algorithm"]]
+    low = train.get("epsilon_low")
+    high = train.get("epsilon_high")
+    return (
+        algo["epsilon"] if low is None else float(low),
+        algo["epsilon_high"] if high is None else float(high),
+    )
+
+
+def max_completion_length(resolved: Mapping) -> int:
+    """`train.max_completion_length`, or the model family's default response length."""
+    value = resolved["train"].get("max_completion_length")
+    if value is not None:
+        return int(value)
+    from vero.models import family_defaults
+
+    return int(family_defaults(resolved["model"]["family"])["max_completion_length"])
+
+
+def _precision(resolved: Mapping, use_cpu: bool) -> dict[str, bool]:
+    dtype = resolved["model"].get("dtype", "auto")
+    if use_cpu:
+        return {"bf16": False, "fp16": False}
+    return {"bf16": dtype in ("bfloat16", "auto"), "fp16": dtype == "float16"}
+
+
+def common_args(
+    resolved: Mapping, output_dir: str, *, report_to: str, use_cpu: bool, run_name: str | None
+) -> dict[str, Any]:
+    """TrainingArguments shared by the RL and SFT trainers."""
+    train = resolved["train"]
+    return {
+        "output_dir": str(output_dir),
+        "run_name": run_name or resolved["name"],
+        "learning_rate": float(train["learning_rate"]),
+        "lr_scheduler_type": train.get("lr_scheduler", "constant_with_warmup"),
+        "warmup_steps": optimizer_steps(train, "warmup_steps"),
+        "max_steps": optimizer_steps(train, "max_steps"),
+        "max_grad_norm": float(train.get("max_grad_norm", 1.0)),
+        "weight_decay": float(train.get("weight_decay", 0.0)),
+        "save_strategy": "steps",
+        "save_steps": optimizer_steps(train, "save_steps"),
+        "save_total_limit": train.get("save_total_limit"),
+        "save_only_model": False,  # keep optimizer + scheduler + RNG so a killed job resumes exactly
+        "logging_steps": int(train.get("logging_steps", 1)),
+        "logging_first_step": True,
+        "report_to": report_to,
+        "seed": int(resolved.get("seed", 0)),
+        "data_seed": int(resolved.get("seed", 0)),
+        "use_cpu": use_cpu,
+        "gradient_checkpointing": bool(train.get("gradient_checkpointing", False)) and not use_cpu,
+        "dataloader_num_workers": 0,
+        "remove_unused_columns": False,  # the reward reads the dataset columns
+        "disable_tqdm": False,
+        **_precision(resolved, use_cpu),
+    }
+
+
+def grpo_config_kwargs(
+    resolved: Mapping,
+    output_dir: str,
+    *,
+    num_processes: int | None = None,
+    report_to: str = "none",
+    use_cpu: bool = True,
+    run_name: str | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments of `trl.GRPOConfig` for one experiment (kept as a dict so tests can read it)."""
+    train = resolved["train"]
+    if train["trainer"] != "rl":
+        raise ConfigError(f"config key 'train.trainer': {train['trainer']!r} is not the RL trainer")
+    geometry = batch_geometry(train, num_processes or world_size_from_env())
+    algo = ALGORITHMS[train["algorithm"]]
+    eps_low, eps_high = clip_range(train)
+    kwargs = common_args(resolved, output_dir, report_to=report_to, use_cpu=use_cpu, run_name=run_name)
+    kwargs.update(
+        per_device_train_batch_size=geometry.per_device_train_batch_size,
+        gradient_accumulation_steps=geometry.gradient_accumulation_steps,
+        steps_per_generation=geometry.steps_per_generation,
+        num_generations=geometry.num_generations,
+        max_completion_length=max_completion_length(resolved),
+        temperature=float(train["temperature"]),
+        importance_sampling_level=algo["importance_sampling_level"],
+        loss_type=algo["loss_type"],
+        epsilon=eps_low,
+        epsilon_high=eps_high,
+        beta=0.0,  # no KL term and no reference model (RECIPE.md §4)
+        num_iterations=1,
+        scale_rewards="group",  # group-normalised advantages, GRPO style
+        mask_truncated_completions=False,  # overlong answers are shaped by the reward's overlong term instead
+        shuffle_dataset=False,  # the mix is already in category-balanced order; see vero.train.sampler
+        log_completions=False,
+        use_vllm=bool(train.get("use_vllm", False)),
+    )
+    if kwargs["use_vllm"]:
+        kwargs.update(
+            vllm_mode="colocate",
+            vllm_gpu_memory_utilization=float(train["vllm_gpu_memory_utilization"]),
+        )
+    return kwargs
+
+
+def build_grpo_config(resolved: Mapping, output_dir: str, **kwargs):
+    from trl import GRPOConfig
+
+    return GRPOConfig(**grpo_config_kwargs(resolved, output_dir, **kwargs))
+
+
+def sft_config_kwargs(
+    resolved: Mapping,
+    output_dir: str,
+    *,
+    num_processes: int | None = None,
+    report_to: str = "none",
+    use_cpu: bool = True,
+    run_name: str | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments of `trl.SFTConfig` with the same sample budget as the RL run.
+
+    RL sees `max_steps x batch_size` prompts; SFT takes the same prompts once each, with
+    `mini_batch_size` prompts per optimizer update (so the same number of updates as RL).
+    """
+    train = resolved["train"]
+    processes = num_processes or world_size_from_env()
+    mini = int(train["mini_batch_size"])
+    if mini % processes:
+        raise ConfigError(
+            f"config key 'train.mini_batch_size': {mini} prompts per update cannot be split over "
+            f"{processes} processes"
+        )
+    per_process = mini // processes
+    micro = min(int(train.get("micro_batch_size") or per_process), per_process)
+    if per_process % micro:
+        raise ConfigError(
+            f"config key 'train.micro_batch_size': {micro} must divide the {per_process} SFT samples each "
+            f"process handles per update"
+        )
+    kwargs = common_args(resolved, output_dir, report_to=report_to, use_cpu=use_cpu, run_name=run_name)
+    kwargs.update(
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=per_process // micro,
+        # prompt + reference target; the target is short, the prompt carries the image tokens
+        max_length=None,
+        completion_only_loss=True,
+        packing=False,
+        dataset_kwargs={"skip_prepare_dataset": False},
+    )
+    return kwargs
+
+
+def build_sft_config(resolved: Mapping, output_dir: str, **kwargs):
+    from trl import SFTConfig
+
+    return SFTConfig(**sft_config_kwargs(resolved, output_dir, **kwargs))
