@@ -1,0 +1,1 @@
+"""The data stage: canonical records, readers, VeroMini, filtering and training mixtures."""
