@@ -1,0 +1,315 @@
+"""One evaluation job end to end, and the per-checkpoint / per-run aggregation around it.
+
+`evaluate_benchmark` = load samples → generate with the configured backend → score → write
+`eval/{experiment}/{checkpoint}/{benchmark}.jsonl` (one line per sample) and `{benchmark}.json`.
+`summarize_checkpoint` merges the per-benchmark summaries into `summary.json` and logs the
+per-benchmark table to a W&B eval run (job_type "eval"); `write_comparison` writes the tables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from vero.eval.aggregate import benchmark_summary, checkpoint_summary, read_json, write_json
+from vero.eval.backends import get_backend
+from vero.eval.registry import get_benchmark, paper_reference, registry_path
+from vero.eval.samples import load_samples
+from vero.eval.scoring import score_output
+
+BASE = "base"
+
+
+def model_path_for(
+    cfg: Mapping, experiment: str, checkpoint: str, results_dir: str | Path | None = None
+) -> str:
+    """The model an (experiment, checkpoint) names: the base model for "base", else the run dir."""
+    from vero.models import resolve_base_model
+
+    results_dir = str(results_dir or cfg.get("results_dir", "results")).rstrip("/")
+    if experiment == BASE:
+        if checkpoint != "final":
+            raise ValueError(f"experiment 'base' has only the checkpoint 'final', not {checkpoint!r}")
+        return resolve_base_model(cfg, results_dir)
+    if experiment not in (cfg.get("experiments") or {}):
+        raise ValueError(
+            f"unknown experiment {experiment!r}; known: base, {', '.join(cfg.get('experiments') or {})}"
+        )
+    return f"{results_dir}/runs/{experiment}/{checkpoint}"
+
+
+def backend_kwargs(cfg: Mapping) -> dict[str, Any]:
+    """Constructor arguments of the configured backend, from `eval`, `model` and `train`."""
+    ev, model = cfg.get("eval") or {}, cfg.get("model") or {}
+    system_prompt = (cfg.get("train") or {}).get("system_prompt")
+    common = {
+        "system_prompt": system_prompt,
+        "min_pixels": model.get("min_pixels"),
+        "max_pixels": model.get("max_pixels"),
+    }
+    name = ev.get("backend", "hf")
+    if name == "hf":
+        return {
+            **common,
+            "dtype": model.get("dtype", "auto"),
+            "attn_implementation": model.get("attn_implementation"),
+        }
+    if name == "vllm":
+        v = ev.get("vllm") or {}
+        return {
+            **common,
+            "dtype": model.get("dtype", "auto"),
+            "tensor_parallel_size": ev.get("tensor_parallel_size", 1),
+            "gpu_memory_utilization": v.get("gpu_memory_utilization", 0.9),
+            "max_model_len": v.get("max_model_len"),
+            "enforce_eager": v.get("enforce_eager", False),
+            "max_images_per_prompt": v.get("max_images_per_prompt", 8),
+            "extra_engine_args": v.get("extra_engine_args") or {},
+            "seed": cfg.get("seed", 0),
+        }
+    if name == "openai":
+        o = ev.get("openai") or {}
+        return {**common, **{k: v for k, v in o.items() if v is not None}}
+    raise ValueError(f"config key 'eval.backend': unknown backend {name!r}")
+
+
+def make_judge(cfg: Mapping):
+    """The LLM judge client when `reward.judge.enabled`, else None (judge samples stay unscored)."""
+    judge_cfg = (cfg.get("reward") or {}).get("judge") or {}
+    if not judge_cfg.get("enabled"):
+        return None
+    from vero.rewards import JudgeClient
+
+    return JudgeClient.from_config(judge_cfg)
+
+
+def _coords(cfg: Mapping) -> str:
+    from vero.models import coords_for
+
+    return coords_for(cfg["model"]["family"])
+
+
+def evaluate_benchmark(
+    cfg: Mapping,
+    *,
+    experiment: str,
+    checkpoint: str,
+    benchmark: str,
+    out_jsonl: str | Path,
+    out_summary: str | Path,
+    backend=None,
+    judge: Any = "from_config",
+) -> dict:
+    """Run one (experiment, checkpoint, benchmark) job; returns the benchmark summary.
+
+    `backend` may be passed in (tests, the benchmark harness) to reuse a loaded model.
+    """
+    ev = cfg.get("eval") or {}
+    spec = get_benchmark(cfg, benchmark)
+    model_path = model_path_for(cfg, experiment, checkpoint)
+    if experiment != BASE and not Path(model_path).is_dir():
+        raise FileNotFoundError(
+            f"{model_path}: checkpoint directory not found (has training run and saved it?)"
+        )
+    loaded = load_samples(spec, max_samples=ev.get("max_samples"), seed=int(cfg.get("seed", 0)))
+    samples = loaded.samples
+    print(
+        f"[eval] {experiment}/{checkpoint}/{benchmark}: {len(samples)} samples of {loaded.n_rows} rows"
+        + (f", dropped {loaded.dropped_dict()}" if loaded.dropped else ""),
+        file=sys.stderr,
+    )
+    gen_settings = {
+        "temperature": float(ev.get("temperature", 0.7)),
+        "top_p": float(ev.get("top_p", 1.0)),
+        "max_new_tokens": int(ev.get("max_new_tokens", 8192)),
+        "batch_size": int(ev.get("batch_size", 8)),
+        "seed": int(cfg.get("seed", 0)),
+    }
+    own_backend = backend is None
+    texts: list[str] = []
+    counts: list[int | None] = []
+    seconds = 0.0
+    if samples:
+        if own_backend:
+            backend = get_backend(ev.get("backend", "hf"), model_path, **backend_kwargs(cfg))
+        try:
+            gen = backend.generate(samples, **gen_settings)
+        finally:
+            if own_backend:
+                backend.close()
+        texts, counts, seconds = gen.texts, gen.completion_tokens or [None] * len(samples), gen.seconds
+    if judge == "from_config":
+        judge = make_judge(cfg)
+    coords = _coords(cfg)
+    records = []
+    from tqdm.auto import tqdm
+
+    for s, text, n in tqdm(
+        list(zip(samples, texts, counts, strict=True)),
+        desc=f"score[{benchmark}]",
+        unit="sample",
+        mininterval=5,
+        file=sys.stderr,
+    ):
+        scored = score_output(
+            s,
+            text,
+            coords=coords,
+            judge=judge,
+            completion_tokens=n,
+            max_completion_tokens=gen_settings["max_new_tokens"],
+            require_format=bool(ev.get("require_format", False)),
+        )
+        records.append(
+            {
+                "id": s.id,
+                "benchmark": s.benchmark,
+                "category": s.category,
+                "experiment": experiment,
+                "checkpoint": checkpoint,
+                "question": s.question,
+                "answer": s.answer,
+                "reward_type": s.reward_type,
+                "scorer": s.scorer,
+                "output": text,
+                "completion_tokens": n,
+                **scored,
+            }
+        )
+    _write_jsonl(out_jsonl, records)
+    meta = {
+        "benchmark": spec.key,
+        "name": spec.name,
+        "category": spec.category,
+        "metric": spec.metric,
+        "scorer": spec.scorer,
+        "experiment": experiment,
+        "checkpoint": checkpoint,
+        "model": model_path,
+        "data": spec.local_path
+        or f"{spec.hub_id} ({', '.join(str(c) for c in spec.hub_configs)}; {spec.split})",
+        "n_rows": loaded.n_rows,
+        "dropped": loaded.dropped_dict(),
+        "generation": {
+            "backend": ev.get("backend", "hf") if own_backend else getattr(backend, "name", "custom"),
+            **gen_settings,
+            "seconds": round(seconds, 3),
+            "samples_per_s": round(len(samples) / seconds, 3) if seconds > 0 else None,
+        },
+        "judge": judge is not None,
+    }
+    summary = benchmark_summary(records, meta=meta)
+    write_json(out_summary, summary)
+    return summary
+
+
+def _write_jsonl(path: str | Path, records: Sequence[Mapping]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def summarize_checkpoint(
+    cfg: Mapping,
+    *,
+    experiment: str,
+    checkpoint: str,
+    benchmark_jsons: Sequence[str | Path],
+    out: str | Path,
+    track: bool = True,
+) -> dict:
+    """Write summary.json for one (experiment, checkpoint) and log it to a W&B eval run."""
+    benches = [read_json(p) for p in benchmark_jsons]
+    summary = checkpoint_summary(benches, experiment=experiment, checkpoint=checkpoint)
+    write_json(out, summary)
+    if track:
+        log_eval_run(cfg, summary)
+    return summary
+
+
+def log_eval_run(cfg: Mapping, summary: Mapping) -> None:
+    """One W&B run (job_type "eval") per evaluated experiment checkpoint: the per-benchmark table
+    plus category and overall scores in the run summary. W&B trouble never fails the job."""
+    import pandas as pd
+
+    from vero.tracking import init_run
+
+    experiment, checkpoint = summary["experiment"], summary["checkpoint"]
+    ablation = (
+        "base"
+        if experiment == BASE
+        else (cfg.get("experiments") or {}).get(experiment, {}).get("ablation", "main")
+    )
+    run = init_run(
+        experiment=experiment,
+        group=ablation,
+        job_type="eval",
+        config={
+            "eval": dict(cfg.get("eval") or {}),
+            "model": dict(cfg.get("model") or {}),
+            "checkpoint": checkpoint,
+        },
+        wandb_cfg=cfg.get("wandb"),
+        name=f"{experiment}-eval-{checkpoint}",
+    )
+    try:
+        table = pd.DataFrame(
+            [
+                {
+                    "benchmark": k,
+                    "category": v["category"],
+                    "metric": v["metric"],
+                    "score": v["score"],
+                    "n": v["n"],
+                    "n_scored": v["n_scored"],
+                }
+                for k, v in summary["benchmarks"].items()
+            ]
+        )
+        run.log_table("eval/benchmarks", table)
+        values = {"eval/overall": summary["overall"]["score"]}
+        values.update({f"eval/{c}": v["score"] for c, v in summary["categories"].items()})
+        run.summary_update({k: v for k, v in values.items() if v is not None})
+    finally:
+        run.finish()
+
+
+def write_comparison(
+    cfg: Mapping, *, summary_paths: Mapping[str, str | Path], out_md: str | Path, out_csv: str | Path
+) -> tuple[str, str]:
+    from vero.eval.comparison import build_comparison
+
+    summaries = {name: read_json(p) for name, p in summary_paths.items()}
+    paper = paper_reference(registry_path(cfg))
+    md, csv_text = build_comparison(summaries, cfg, paper)
+    for path, text in ((out_md, md), (out_csv, csv_text)):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return md, csv_text
+
+
+def write_sweep(
+    cfg: Mapping,
+    *,
+    experiment: str,
+    summary_paths: Mapping[str, str | Path],
+    out_csv: str | Path,
+    out_json: str | Path,
+) -> list[dict]:
+    from vero.eval.sweep import curve_csv, sweep_curve
+
+    rows = sweep_curve(cfg, experiment, {c: read_json(p) for c, p in summary_paths.items()})
+    write_json(out_json, {"experiment": experiment, "points": rows})
+    Path(out_csv).write_text(curve_csv(rows))
+    return rows

@@ -1,0 +1,260 @@
+"""The benchmark registry: config/veroeval.yaml (30 VeroEval benchmarks) and the VeroMini suite.
+
+`load_registry` validates the YAML file and returns `BenchmarkSpec`s; errors name the file and the
+key (`config/veroeval.yaml: benchmarks.chartqa.scorer: ...`). The mini suite is not in the file:
+it is one benchmark per category, `mini_<category>`, reading the held-out VeroMini split
+(`data/heldout/<category>.parquet`, canonical records whose `reward_type` decides the scoring).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vero.categories import CATEGORIES
+from vero.config import REPO_ROOT
+
+DEFAULT_REGISTRY = REPO_ROOT / "config" / "veroeval.yaml"
+
+SCORERS = ("reward", "relaxed_accuracy", "anls", "iou_accuracy", "point_in_box", "ifeval")
+ANSWER_FORMATS = (
+    "text",
+    "text_list",
+    "letter",
+    "option_text",
+    "option_index",
+    "bbox_xyxy",
+    "bbox_xyxy_relative",
+    "bbox_xywh",
+    "ifeval",
+)
+SOURCE_KINDS = ("hub", "local", "canonical")
+MINI_PREFIX = "mini_"
+SUITES = ("veroeval", "mini")
+
+
+class RegistryError(ValueError):
+    """An invalid registry entry; the message names the file and the key path."""
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    """One benchmark: where its rows come from, how they map to samples, how outputs are scored."""
+
+    key: str
+    name: str
+    category: str
+    scorer: str
+    metric: str
+    source_kind: str = "hub"
+    hub_id: str | None = None
+    hub_configs: tuple[str | None, ...] = (None,)
+    split: str | None = None
+    local_path: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    reward_type: str | None = None
+    mc_when_options: bool = False
+    question_template: str | None = None
+
+    @property
+    def is_mini(self) -> bool:
+        return self.source_kind == "canonical"
+
+    def with_local_path(self, path: str | Path) -> BenchmarkSpec:
+        """The same benchmark read from a local file in its published row format."""
+        kind = "canonical" if self.is_mini else "local"
+        return replace(self, source_kind=kind, local_path=str(path))
+
+
+def _err(source: str, key: str, msg: str) -> RegistryError:
+    return RegistryError(f"{source}: {key}: {msg}")
+
+
+def _check_reward_type(rt: str, source: str, key: str) -> None:
+    from vero.rewards.types import REWARD_TYPES
+
+    if rt not in REWARD_TYPES:
+        raise _err(source, key, f"unknown reward_type {rt!r}; expected one of {list(REWARD_TYPES)}")
+
+
+def _parse_entry(key: str, entry: Any, source: str) -> BenchmarkSpec:
+    where = f"benchmarks.{key}"
+    if not isinstance(entry, Mapping):
+        raise _err(source, where, f"expected a mapping, got {type(entry).__name__}")
+    for req in ("name", "category", "source", "fields", "scorer", "metric"):
+        if req not in entry:
+            raise _err(source, f"{where}.{req}", "missing")
+    category = entry["category"]
+    if category not in CATEGORIES:
+        raise _err(
+            source, f"{where}.category", f"unknown category {category!r}; expected one of {list(CATEGORIES)}"
+        )
+    scorer = entry["scorer"]
+    if scorer not in SCORERS:
+        raise _err(source, f"{where}.scorer", f"unknown scorer {scorer!r}; expected one of {list(SCORERS)}")
+    reward_type = entry.get("reward_type")
+    if scorer == "reward":
+        if not reward_type:
+            raise _err(source, f"{where}.reward_type", "required when scorer is 'reward'")
+        _check_reward_type(reward_type, source, f"{where}.reward_type")
+    elif reward_type is not None:
+        raise _err(source, f"{where}.reward_type", f"only used with scorer 'reward', not {scorer!r}")
+
+    src = entry["source"]
+    if not isinstance(src, Mapping):
+        raise _err(source, f"{where}.source", "expected a mapping with hub_id, config(s), split")
+    hub_id = src.get("hub_id")
+    if not hub_id or not isinstance(hub_id, str):
+        raise _err(source, f"{where}.source.hub_id", "missing or not a string")
+    if "configs" in src:
+        configs = src["configs"]
+        if not isinstance(configs, list) or not configs or not all(isinstance(c, str) for c in configs):
+            raise _err(source, f"{where}.source.configs", "expected a non-empty list of config names")
+        hub_configs = tuple(configs)
+    else:
+        hub_configs = (src.get("config"),)
+    split = src.get("split")
+    if not split:
+        raise _err(source, f"{where}.source.split", "missing")
+
+    fields = entry["fields"]
+    if not isinstance(fields, Mapping):
+        raise _err(source, f"{where}.fields", "expected a mapping")
+    images = fields.get("images")
+    if not isinstance(images, list) or not images or not all(isinstance(f, str) for f in images):
+        raise _err(source, f"{where}.fields.images", "expected a non-empty list of field names")
+    if not fields.get("answer"):
+        raise _err(source, f"{where}.fields.answer", "missing")
+    fmt = fields.get("answer_format", "text")
+    if fmt not in ANSWER_FORMATS:
+        raise _err(
+            source,
+            f"{where}.fields.answer_format",
+            f"unknown {fmt!r}; expected one of {list(ANSWER_FORMATS)}",
+        )
+    if fmt in ("option_text", "option_index") and not fields.get("options"):
+        raise _err(source, f"{where}.fields.options", f"required with answer_format {fmt!r}")
+    if fmt == "ifeval" and scorer != "ifeval":
+        raise _err(source, f"{where}.scorer", "answer_format 'ifeval' needs scorer 'ifeval'")
+    if scorer in ("iou_accuracy", "point_in_box") and not fmt.startswith("bbox"):
+        raise _err(source, f"{where}.fields.answer_format", f"scorer {scorer!r} needs a bbox_* answer_format")
+    template = entry.get("question_template")
+    if template is not None and "{question}" not in template and fields.get("question"):
+        raise _err(
+            source, f"{where}.question_template", "must contain '{question}' when fields.question is set"
+        )
+    if fields.get("question") is None and not template:
+        raise _err(source, f"{where}.question_template", "required when fields.question is null")
+    return BenchmarkSpec(
+        key=key,
+        name=str(entry["name"]),
+        category=category,
+        scorer=scorer,
+        metric=str(entry["metric"]),
+        source_kind="hub",
+        hub_id=hub_id,
+        hub_configs=hub_configs,
+        split=str(split),
+        fields=dict(fields, answer_format=fmt),
+        reward_type=reward_type,
+        mc_when_options=bool(entry.get("mc_when_options", False)),
+        question_template=template,
+    )
+
+
+def read_registry_file(path: str | Path = DEFAULT_REGISTRY) -> dict:
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except FileNotFoundError as e:
+        raise RegistryError(f"{path}: benchmark registry not found") from e
+    except yaml.YAMLError as e:
+        raise RegistryError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("benchmarks"), Mapping):
+        raise RegistryError(f"{path}: benchmarks: missing or not a mapping")
+    return dict(doc)
+
+
+def load_registry(path: str | Path = DEFAULT_REGISTRY) -> dict[str, BenchmarkSpec]:
+    """All benchmarks of the registry file, validated, in file order."""
+    doc = read_registry_file(path)
+    specs = {}
+    for key, entry in doc["benchmarks"].items():
+        if str(key).startswith(MINI_PREFIX):
+            raise _err(
+                str(path), f"benchmarks.{key}", f"the prefix {MINI_PREFIX!r} is reserved for the mini suite"
+            )
+        specs[str(key)] = _parse_entry(str(key), entry, str(path))
+    return specs
+
+
+def paper_reference(path: str | Path = DEFAULT_REGISTRY) -> dict:
+    """The paper's reference numbers recorded in the registry file (may be empty)."""
+    return dict(read_registry_file(path).get("paper_reference") or {})
+
+
+def mini_spec(category: str, results_dir: str | Path) -> BenchmarkSpec:
+    """The mini benchmark of one category: the held-out VeroMini rows of that category."""
+    if category not in CATEGORIES:
+        raise RegistryError(f"mini suite: unknown category {category!r}; expected one of {list(CATEGORIES)}")
+    return BenchmarkSpec(
+        key=f"{MINI_PREFIX}{category}",
+        name=f"VeroMini {category}",
+        category=category,
+        scorer="reward",
+        metric="reward accuracy (vero.rewards route of each row)",
+        source_kind="canonical",
+        local_path=str(Path(results_dir) / "data" / "heldout" / f"{category}.parquet"),
+    )
+
+
+def mini_suite(results_dir: str | Path) -> dict[str, BenchmarkSpec]:
+    return {f"{MINI_PREFIX}{c}": mini_spec(c, results_dir) for c in CATEGORIES}
+
+
+def registry_path(cfg: Mapping) -> Path:
+    p = Path(cfg.get("eval", {}).get("registry", "config/veroeval.yaml"))
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+def suite_specs(cfg: Mapping) -> dict[str, BenchmarkSpec]:
+    """The benchmarks a config evaluates (eval.suite, narrowed by eval.benchmarks when set),
+    with eval.local_data overrides applied."""
+    ev = cfg.get("eval", {})
+    suite = ev.get("suite", "veroeval")
+    if suite not in SUITES:
+        raise RegistryError(f"config key 'eval.suite': {suite!r} is not one of {list(SUITES)}")
+    results_dir = cfg.get("results_dir", "results")
+    specs = mini_suite(results_dir) if suite == "mini" else load_registry(registry_path(cfg))
+    wanted = ev.get("benchmarks")
+    if wanted:
+        unknown = [b for b in wanted if b not in specs]
+        if unknown:
+            raise RegistryError(
+                f"config key 'eval.benchmarks': unknown benchmark(s) {unknown} for suite {suite!r}; "
+                f"known: {list(specs)}"
+            )
+        specs = {b: specs[b] for b in wanted}
+    for name, path in (ev.get("local_data") or {}).items():
+        if name not in specs:
+            raise RegistryError(f"config key 'eval.local_data.{name}': not a benchmark of suite {suite!r}")
+        specs[name] = specs[name].with_local_path(path)
+    return specs
+
+
+def suite_benchmarks(cfg: Mapping) -> list[str]:
+    """Names of the benchmarks evaluated for every (experiment, checkpoint)."""
+    return list(suite_specs(cfg))
+
+
+def get_benchmark(cfg: Mapping, name: str) -> BenchmarkSpec:
+    specs = suite_specs(cfg)
+    if name not in specs:
+        raise RegistryError(
+            f"benchmark {name!r} is not in suite {cfg.get('eval', {}).get('suite')!r}; known: {list(specs)}"
+        )
+    return specs[name]
