@@ -347,3 +347,83 @@ def test_grpo_trainer_accepts_the_processor_and_checkpoints_reload(tiny_vlm_dir,
     reloaded_model, reloaded_processor = load_model_and_processor(checkpoint)
     assert torch.equal(_encode(reloaded_processor)["input_ids"], _encode(processor)["input_ids"])
     assert detect_family(reloaded_model) == "qwen2_5_vl"
+
+
+@pytest.mark.slow
+def test_hub_style_directory_without_processor_config(tiny_qwen3_vlm_dir, tmp_path):
+    """The hub's Qwen repos keep image settings in preprocessor_config.json and may carry the
+    template in chat_template.json; the assembled processor must read that layout too."""
+    import shutil
+
+    import torch
+
+    from vero.models import load_processor
+
+    hub = tmp_path / "hub-layout"
+    shutil.copytree(tiny_qwen3_vlm_dir, hub)
+    saved = json.loads((hub / "processor_config.json").read_text())
+    (hub / "processor_config.json").unlink()
+    image_settings = dict(saved["image_processor"], image_processor_type="Qwen2VLImageProcessorFast")
+    image_settings["processor_class"] = "Qwen3VLProcessor"
+    image_settings["device"] = "cuda"  # a call-time key that must not reach the processor
+    (hub / "preprocessor_config.json").write_text(json.dumps(image_settings))
+    template = (hub / "chat_template.jinja").read_text()
+    (hub / "chat_template.jinja").unlink()
+    (hub / "chat_template.json").write_text(json.dumps({"chat_template": template}))
+
+    reference = _encode(load_processor(tiny_qwen3_vlm_dir))
+    processor = load_processor(hub)
+    assert type(processor).__name__ == "Qwen3VLProcessor"
+    assert processor.chat_template == template
+    encoded = _encode(processor)
+    assert torch.equal(encoded["input_ids"], reference["input_ids"])
+    assert torch.equal(encoded["pixel_values"], reference["pixel_values"])
+
+
+def test_uncached_hub_id_offline_gives_a_clear_error(monkeypatch):
+    from vero.models import load_processor
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(OSError, match="not-a-real-org/no-such-model"):
+        load_processor("not-a-real-org/no-such-model")
+
+
+def test_model_load_kwargs_from_config():
+    from vero.models import model_load_kwargs
+
+    cfg = {"model": {"family": "qwen3_vl", "base": "x", "dtype": "bfloat16", "max_pixels": 1024}}
+    assert model_load_kwargs(cfg) == {
+        "dtype": "bfloat16",
+        "attn_implementation": None,
+        "min_pixels": None,
+        "max_pixels": 1024,
+    }
+
+
+@pytest.mark.slow
+def test_build_script_reads_the_config_and_flags(tmp_path, capsys):
+    import importlib.util
+
+    from vero.config import REPO_ROOT, load_config
+
+    spec = importlib.util.spec_from_file_location(
+        "build_tiny_model", REPO_ROOT / "workflow_scripts" / "build_tiny_model.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    cfg = load_config(REPO_ROOT / "config" / "demo.yaml")
+    cfg["model"]["family"] = "qwen3_vl"
+    cfg_json = tmp_path / "resolved_config.json"
+    cfg_json.write_text(json.dumps(cfg))
+
+    script.main(["--config-json", str(cfg_json), "--out", str(tmp_path / "m"), "--num-layers", "1"])
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["model_type"] == "qwen3_vl"
+    assert summary["num_layers"] == 1
+    assert summary["head_dim"] == 32
+    assert detect_family(tmp_path / "m") == "qwen3_vl"
+
+    with pytest.raises(SystemExit, match="head_dim"):
+        script.main(["--family", "qwen2_5_vl", "--out", str(tmp_path / "bad"), "--num-heads", "8"])
+    with pytest.raises(SystemExit):
+        script.main(["--out", str(tmp_path / "nofamily")])

@@ -10,7 +10,13 @@ from vero.models.families import (
     resolve_base_model,
     tiny_model_dir,
 )
-from vero.models.loading import load_model_and_processor, load_processor, resolve_dtype, set_pixel_bounds
+from vero.models.loading import (
+    load_model_and_processor,
+    load_processor,
+    model_load_kwargs,
+    resolve_dtype,
+    set_pixel_bounds,
+)
 from vero.models.tiny import MIN_HEAD_DIM, build_tiny_text_lm, build_tiny_vlm
 
 __all__ = [
@@ -25,6 +31,7 @@ __all__ = [
     "family_defaults",
     "load_model_and_processor",
     "load_processor",
+    "model_load_kwargs",
     "resolve_base_model",
     "resolve_dtype",
     "set_pixel_bounds",

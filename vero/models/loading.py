@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ _MODEL_TYPE_TO_PROCESSOR = {
     "qwen3_vl_moe": Qwen3VLProcessor,
 }
 _DTYPES = ("float32", "bfloat16", "float16")
+# Image-processor kwargs that belong to a call, not to a saved configuration.
+_CALL_TIME_KWARGS = {"return_tensors", "device", "data_format", "input_data_format"}
 
 
 class _InertVideoMixin:
@@ -197,7 +200,7 @@ def _assemble_processor(path_or_id: str):
     processor_cls = _processor_class(path_or_id)
     settings = _image_processor_settings(path_or_id)
     # Drop class markers and keys the PIL processor does not take (e.g. from the fast/torch one).
-    valid = set(Qwen2VLImageProcessorPil.valid_kwargs.__annotations__) | {"size", "min_pixels", "max_pixels"}
+    valid = set(Qwen2VLImageProcessorPil.valid_kwargs.__annotations__) - _CALL_TIME_KWARGS
     kwargs = {k: v for k, v in settings.items() if k in valid}
     image_processor = Qwen2VLImageProcessorPil(**kwargs)
     tokenizer = AutoTokenizer.from_pretrained(path_or_id)
@@ -251,6 +254,17 @@ def resolve_dtype(dtype: Any):
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of auto, {', '.join(_DTYPES)}; got {dtype!r}")
     return getattr(torch, dtype)
+
+
+def model_load_kwargs(cfg: Mapping) -> dict[str, Any]:
+    """Keyword arguments of `load_model_and_processor` from a validated config's `model` section."""
+    model_cfg = cfg["model"]
+    return {
+        "dtype": model_cfg.get("dtype", "auto"),
+        "attn_implementation": model_cfg.get("attn_implementation"),
+        "min_pixels": model_cfg.get("min_pixels"),
+        "max_pixels": model_cfg.get("max_pixels"),
+    }
 
 
 def load_model_and_processor(
