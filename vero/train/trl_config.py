@@ -155,7 +155,7 @@ def common_args(
         "seed": int(resolved.get("seed", 0)),
         "data_seed": int(resolved.get("seed", 0)),
         "use_cpu": use_cpu,
-        "gradient_checkpointing": bool(train.get("gradient_checkpointing", False)) and not use_cpu,
+        "activation_checkpointing": bool(train.get("gradient_checkpointing", False)) and not use_cpu,
         "dataloader_num_workers": 0,
         "remove_unused_columns": False,  # the reward reads the dataset columns
         "disable_tqdm": False,
@@ -250,6 +250,7 @@ def sft_config_kwargs(
         max_length=None,
         completion_only_loss=True,
         packing=False,
+        train_sampling_strategy="sequential",  # the mix's category-balanced order, as in RL
         dataset_kwargs={"skip_prepare_dataset": False},
     )
     return kwargs

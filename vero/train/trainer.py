@@ -1,0 +1,89 @@
+"""TRL trainers as this project uses them, and the callbacks that write the run's logs.
+
+`VeroGRPOTrainer` is TRL's GRPOTrainer with one change: rollout batches come from consecutive
+rows of the mix (`BlockRepeatSampler`) instead of a global shuffle, so each batch keeps the
+category shares the data stage built in. Everything else (generation, GSPO loss, vLLM,
+checkpointing) is TRL's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+from trl import GRPOTrainer
+
+from vero.train.sampler import BlockRepeatSampler
+
+
+class VeroGRPOTrainer(GRPOTrainer):
+    def _get_train_sampler(self, dataset=None):
+        dataset = self.train_dataset if dataset is None else dataset
+        return BlockRepeatSampler(
+            len(dataset),
+            mini_repeat_count=self.num_generations,
+            batch_size=self.args.generation_batch_size // self.num_generations,
+            repeat_count=self.num_iterations * self.args.steps_per_generation,
+            seed=self.args.seed,
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return _jsonable(value.item())
+    return value
+
+
+class TrainLogCallback(TrainerCallback):
+    """Append every Trainer log entry (TRL's metrics, our reward breakdown) to train_log.jsonl.
+
+    On a resumed run the entries of steps after the checkpoint (written by the killed job
+    before it died) are dropped first, so the file has each step once.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        kept = []
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short when the previous job was killed
+                if entry.get("step", 0) <= state.global_step:
+                    kept.append(line)
+        self.path.write_text("".join(f"{line}\n" for line in kept))
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        entry = {"step": state.global_step, "epoch": _jsonable(state.epoch)}
+        entry.update({k: _jsonable(v) for k, v in logs.items()})
+        with self.path.open("a") as f:
+            f.write(json.dumps(entry) + "\n")
+
+
+class ResumeInfoCallback(TrainerCallback):
+    """Record where this process started (0 or the resumed checkpoint's step) in run_info.json."""
+
+    def __init__(self, path: str | os.PathLike, resumed_from: str | None):
+        self.path = Path(path)
+        self.resumed_from = resumed_from
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        info = json.loads(self.path.read_text()) if self.path.exists() else {"starts": []}
+        info["starts"].append({"start_step": state.global_step, "resumed_from": self.resumed_from})
+        self.path.write_text(json.dumps(info, indent=2) + "\n")
