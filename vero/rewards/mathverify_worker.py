@@ -1,0 +1,127 @@
+"""math-verify equivalence, run in a worker process (see mathverify_pool.py).
+
+This file is executed by path (`python mathverify_worker.py READ_FD WRITE_FD`) so the worker imports only
+the standard library and math-verify, not the whole `vero.rewards` package. math-verify's own timeouts use
+`signal.alarm` in whole seconds and only work on a main thread; here the worker's main thread arms a
+sub-second `setitimer` deadline instead, and the parent kills the process if even that does not fire
+(a computation stuck inside C code).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import sys
+from functools import lru_cache
+
+
+class Deadline(BaseException):
+    """The soft per-call deadline fired."""
+
+
+def _on_alarm(signum, frame):
+    raise Deadline()
+
+
+def _quiet_math_verify() -> None:
+    # parse/verify run with their own timeouts disabled (we keep the deadline); silence that notice.
+    for name in ("math_verify", "math_verify.parser", "math_verify.grader", "latex2sympy2_extended"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _parse(text: str) -> list:
+    from math_verify import parse
+
+    # LaTeX first (wrapped in $…$ so bare \frac12 or \pi parse), plain expressions only when LaTeX gives
+    # nothing symbolic: the plain extractor reads "2\sqrt{3}" as 2, which would be a false match.
+    latex = parse(f"${text}$", parsing_timeout=None)
+    if any(not isinstance(x, str) for x in latex):
+        return latex
+    plain = parse(text, parsing_timeout=None)
+    return plain or latex
+
+
+@lru_cache(maxsize=8192)
+def _parse_gold(text: str) -> list:
+    return _parse(text)
+
+
+def _as_float(parsed: list) -> float | None:
+    for item in parsed:
+        if isinstance(item, str):
+            continue
+        try:
+            value = complex(item.evalf())
+        except Exception:
+            continue
+        if value.imag == 0 and math.isfinite(value.real):
+            return value.real
+    return None
+
+
+def equivalent(gold: str, pred: str, tolerance: float | None) -> tuple[float, str | None]:
+    """(1.0, None) when math-verify finds pred equal to gold (or within the relative tolerance), else
+    (0.0, reason) with reason one of unparsed_gold, unparsed_pred, mismatch."""
+    from math_verify import verify
+
+    gold_parsed = _parse_gold(gold)
+    if not gold_parsed:
+        return 0.0, "unparsed_gold"
+    pred_parsed = _parse(pred)
+    if not pred_parsed:
+        return 0.0, "unparsed_pred"
+    if verify(gold_parsed, pred_parsed, timeout_seconds=None):
+        return 1.0, None
+    if tolerance is not None:
+        g, p = _as_float(gold_parsed), _as_float(pred_parsed)
+        if g is not None and p is not None:
+            bound = abs(tolerance * g) if g != 0 else abs(tolerance)
+            if abs(p - g) <= bound:
+                return 1.0, None
+    return 0.0, "mismatch"
+
+
+def guarded(gold: str, pred: str, tolerance: float | None, deadline_s: float) -> tuple[float, str | None]:
+    """`equivalent` under a wall-clock deadline; must run on the main thread of its process."""
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, deadline_s)
+    try:
+        return equivalent(gold, pred, tolerance)
+    except Deadline:
+        return 0.0, "timeout"
+    except RecursionError:
+        return 0.0, "error"
+    except Exception:
+        return 0.0, "error"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def serve(read_fd: int, write_fd: int) -> None:
+    from multiprocessing.connection import Connection
+
+    _quiet_math_verify()
+    import math_verify  # noqa: F401 - import before saying ready, so the first call is not slowed by it
+
+    inbox = Connection(read_fd, writable=False)
+    outbox = Connection(write_fd, readable=False)
+    outbox.send("ready")
+    while True:
+        try:
+            msg = inbox.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        gold, pred, tolerance, deadline_s = msg
+        try:
+            result = guarded(gold, pred, tolerance, deadline_s)
+        except Deadline:  # fired between the call's end and disarming the timer
+            result = (0.0, "timeout")
+        outbox.send(result)
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), int(sys.argv[2]))

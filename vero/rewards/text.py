@@ -1,0 +1,198 @@
+"""Text helpers shared by the routes: answer block, \\boxed extraction, normalization, lenient literals."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
+_ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
+# The whole output: <think>…</think> whitespace <answer>…</answer> trailing whitespace, nothing else.
+_LAYOUT_RE = re.compile(r"<think>(.*)</think>\s*<answer>(.*)</answer>\s*", re.DOTALL)
+_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+_BOXED_RE = re.compile(r"\\boxed\s*\{")
+_TEXT_WRAP_RE = re.compile(r"\A\\text\s*\{")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The think/answer structure of a completion. `ok` is True only for the exact recipe layout."""
+
+    ok: bool
+    think: str | None
+    answer: str | None
+
+
+def parse_layout(completion: str) -> Layout:
+    """Split a completion into think and answer blocks, checking the strict layout of RECIPE.md §3."""
+    if not completion.startswith(_THINK_OPEN):
+        return Layout(False, None, _loose_answer(completion))
+    counts_ok = (
+        completion.count(_THINK_OPEN) == 1
+        and completion.count(_THINK_CLOSE) == 1
+        and completion.count(_ANSWER_OPEN) == 1
+        and completion.count(_ANSWER_CLOSE) == 1
+    )
+    if counts_ok:
+        m = _LAYOUT_RE.fullmatch(completion)
+        if m and m.group(1).strip() and m.group(2).strip():
+            return Layout(True, m.group(1), m.group(2))
+    return Layout(False, None, _loose_answer(completion))
+
+
+def _loose_answer(completion: str) -> str | None:
+    """The last <answer>…</answer> block of a malformed output, for logging and ungated accuracy."""
+    blocks = _ANSWER_RE.findall(completion)
+    return blocks[-1] if blocks else None
+
+
+def boxed_contents(text: str) -> list[str]:
+    """Contents of every `\\boxed{…}` with balanced braces, in order (escaped `\\{` `\\}` do not count)."""
+    out: list[str] = []
+    pos = 0
+    n = len(text)
+    while True:
+        m = _BOXED_RE.search(text, pos)
+        if m is None:
+            return out
+        start = i = m.end()
+        depth = 1
+        while i < n:
+            c = text[i]
+            if c == "\\":
+                i += 2
+                continue
+            if c == "{":
+                depth += 1
+            elif c == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            i += 1
+        if depth != 0:
+            return out  # unbalanced: no box here nor after (the rest is inside this open brace)
+        out.append(text[start:i])
+        pos = i + 1
+
+
+def count_boxed(text: str) -> int:
+    """Number of `\\boxed` commands written in the text (balanced or not)."""
+    return len(_BOXED_RE.findall(text))
+
+
+def unwrap_text(content: str) -> str:
+    """`\\text{…}` covering the whole content → its inside; anything else unchanged."""
+    s = content.strip()
+    m = _TEXT_WRAP_RE.match(s)
+    if m and s.endswith("}"):
+        inner = s[m.end() : -1]
+        # Only unwrap when the \text brace is the one that closes at the end.
+        depth = 0
+        for c in inner:
+            depth += c == "{"
+            depth -= c == "}"
+            if depth < 0:
+                return s
+        if depth == 0:
+            return inner.strip()
+    return s
+
+
+def last_boxed(text: str) -> str | None:
+    """The last non-empty `\\boxed{…}` content, with a whole-content `\\text{…}` unwrapped."""
+    for content in reversed(boxed_contents(text)):
+        if content.strip():
+            return unwrap_text(content)
+    return None
+
+
+def graded_text(answer: str | None, *, boxed: bool) -> str | None:
+    """What a route grades: the last boxed content for boxed types, else (or with no box) the answer text."""
+    if answer is None:
+        return None
+    if boxed:
+        content = last_boxed(answer)
+        if content is not None:
+            return content
+    stripped = answer.strip()
+    return stripped or None
+
+
+# --- normalization for string comparisons -------------------------------------------------------------
+
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "`": "'",
+        "\u00b4": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+    }
+)
+_THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_TRAILING_ZERO_RE = re.compile(r"(?<=\d)\.0+(?!\d)")
+_ARTICLES_RE = re.compile(r"\b(?:a|an|the)\b")
+_NON_ALNUM_RE = re.compile(r"[\W_]+")
+
+
+@lru_cache(maxsize=65536)
+def normalize_text(text: str) -> str:
+    """Canonical form for exact-match routes: NFKC, no accents, unified quotes and dashes, no thousands
+    separators or trailing `.0`, no articles, non-alphanumerics collapsed to one space, case-folded."""
+    s = unicodedata.normalize("NFKC", text)
+    if not s.isascii():
+        s = "".join(c for c in unicodedata.normalize("NFD", s) if not unicodedata.combining(c))
+        s = unicodedata.normalize("NFC", s).translate(_QUOTES)
+    s = s.casefold()
+    s = _THOUSANDS_RE.sub("", s)
+    s = _TRAILING_ZERO_RE.sub("", s)
+    s = _ARTICLES_RE.sub(" ", s)
+    return _NON_ALNUM_RE.sub(" ", s).strip()
+
+
+# --- lenient structured parsing -------------------------------------------------------------------------
+
+_MAX_LITERAL_CHARS = 20_000
+
+
+def load_literal(text: str) -> object:
+    """JSON, else a Python literal (single quotes, None/True); raises ValueError when neither parses.
+
+    Inputs longer than 20,000 characters are refused so a hostile completion cannot make the literal
+    parser allocate without bound.
+    """
+    s = text.strip()
+    if len(s) > _MAX_LITERAL_CHARS:
+        raise ValueError("literal too long")
+    try:
+        return json.loads(s)
+    except (ValueError, RecursionError):
+        pass
+    try:
+        return ast.literal_eval(s)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        raise ValueError(f"not JSON nor a Python literal: {exc}") from None
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
