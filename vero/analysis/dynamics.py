@@ -62,6 +62,7 @@ def panel_keys(rows: list[dict]) -> dict[str, list[str]]:
     """The log keys each panel plots, from the keys present in `rows`."""
     keys = sorted({k for r in rows for k in r if k != "step"})
     length = next((k for k in LENGTH_KEYS if k in keys), None)
+    clip = [k for k in keys if k.startswith("clip_ratio")]
     return {
         "reward": [k for k in ("reward",) if k in keys],
         "reward components": [
@@ -73,7 +74,8 @@ def panel_keys(rows: list[dict]) -> dict[str, list[str]]:
         "reward per category": [k for k in keys if k.startswith("reward/category/")],
         "policy entropy": [k for k in ("entropy",) if k in keys],
         "response length": [length] if length else [],
-        "clip fraction": [k for k in keys if k.startswith("clip_ratio")],
+        # TRL logs mean, min and max of each clip ratio; the means are enough when present
+        "clip fraction": [k for k in clip if k.endswith("mean")] or clip,
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -125,6 +126,7 @@ def skills_stage(
     records = extract_skills(
         chosen, extractor, text_of=_skill_text_of(sk["text"]), max_workers=sk["max_workers"], drops=drops
     )
+    _fail_if_endpoint_down(extractor, records)
     out = Path(out_jsonl)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w") as f:
@@ -138,6 +140,26 @@ def skills_stage(
         f"(extractor {extractor.name}{'' if calls is None else f', {calls} model calls'}) -> {out}"
     )
     return {"n_traces": len(records), "n_skills": n_skills, "dropped": drops.as_dict()}
+
+
+_UNREACHABLE = ("request_failed", "timeout", "backend_error")
+
+
+def _fail_if_endpoint_down(extractor, records: list[dict]) -> None:
+    """An LLM extractor that never got a reply is a setup error, not "no skills": fail loudly
+    rather than feed the probe an empty file."""
+    if extractor.name != "llm" or not records:
+        return
+    statuses = [r["status"] for r in records]
+    if not any(s in ("ok", "cached", "unparseable", "no_skills") for s in statuses) and any(
+        s in _UNREACHABLE or s.startswith("http_") for s in statuses
+    ):
+        where = extractor.base_url if extractor.backend == "openai" else extractor.model
+        raise RuntimeError(
+            f"skill extraction: no trace got a reply from the {extractor.backend} backend at {where} "
+            f"(statuses: {dict(Counter(statuses))}); is the endpoint up? "
+            "(config key analysis.skills.llm)"
+        )
 
 
 def _load_skill_files(paths: list[str]) -> list[dict]:

@@ -1,0 +1,224 @@
+# Behavioral analysis (RECIPE.md §6 and the ablations of §4): reasoning length, skills, the skill
+# probe, the skill UMAP, the transfer matrix, training dynamics, and a summary + W&B run.
+# Logic lives in vero.analysis; these rules only wire files to workflow_scripts/analysis_*.py.
+
+from vero.analysis.stages import analysis_experiments, check_analysis_config
+from vero.analysis.transfer import transfer_rows
+from vero.eval.registry import suite_benchmarks
+
+check_analysis_config(CFG)
+
+ANALYSIS = CFG["analysis"]
+ANALYSIS_CKPT = ANALYSIS["checkpoint"]
+LENGTH_EXPERIMENTS = analysis_experiments(CFG, "reasoning_length")
+SKILL_EXPERIMENTS = analysis_experiments(CFG, "skills")
+TRANSFER_ROWS = transfer_rows(CFG)
+
+
+def eval_outputs(experiment, checkpoint=ANALYSIS_CKPT):
+    """Per-sample eval traces of one experiment: one JSONL per benchmark of the suite."""
+    return [
+        res(f"eval/{experiment}/{checkpoint}/{b}.jsonl") for b in suite_benchmarks(CFG)
+    ]
+
+
+def _pairs(flag, mapping):
+    return " ".join(
+        f"{flag} {name}={path}" for name, paths in mapping.items() for path in paths
+    )
+
+
+ANALYSIS_OUT = {
+    "length_csv": res("analysis/reasoning_length.csv"),
+    "length_png": res("analysis/reasoning_length.png"),
+    "probe_json": res("analysis/probe.json"),
+    "probe_png": res("analysis/probe_confusion.png"),
+    "probe_csv": res("analysis/probe_coefficients.csv"),
+    "umap_png": res("analysis/umap.png"),
+    "umap_html": res("analysis/umap.html"),
+    "umap_points": res("analysis/umap_points.csv"),
+    "umap_json": res("analysis/umap.json"),
+    "transfer_csv": res("analysis/transfer.csv"),
+    "transfer_png": res("analysis/transfer.png"),
+    "dynamics_overlay": res("analysis/dynamics/algorithm_ablation.png"),
+    "dynamics_csv": res("analysis/dynamics/summary.csv"),
+    "summary": res("analysis/summary.json"),
+}
+
+
+def analysis_targets():
+    """Every output of the analysis stage (the `analysis` target)."""
+    return (
+        list(ANALYSIS_OUT.values())
+        + expand(
+            res("analysis/skills/{experiment}.jsonl"), experiment=SKILL_EXPERIMENTS
+        )
+        + expand(res("analysis/dynamics/{experiment}.png"), experiment=EXPERIMENTS)
+    )
+
+
+rule analysis_reasoning_length:
+    input:
+        traces=[p for e in LENGTH_EXPERIMENTS for p in eval_outputs(e)],
+    output:
+        csv=ANALYSIS_OUT["length_csv"],
+        png=ANALYSIS_OUT["length_png"],
+    log:
+        logf("analysis_reasoning_length"),
+    benchmark:
+        benchf("analysis_reasoning_length")
+    resources:
+        **rule_resources("analysis_reasoning_length"),
+    params:
+        cfg=CONFIG_JSON,
+        traces=_pairs("--trace", {e: eval_outputs(e) for e in LENGTH_EXPERIMENTS}),
+    shell:
+        "{PY} workflow_scripts/analysis_reasoning_length.py --config-json {params.cfg}"
+        " {params.traces} --out-csv {output.csv} --out-png {output.png} > {log} 2>&1"
+
+
+rule analysis_skills:
+    input:
+        traces=lambda wc: eval_outputs(wc.experiment),
+    output:
+        jsonl=res("analysis/skills/{experiment}.jsonl"),
+    log:
+        logf("analysis_skills/{experiment}"),
+    benchmark:
+        benchf("analysis_skills/{experiment}")
+    resources:
+        **rule_resources("analysis_skills"),
+    params:
+        cfg=CONFIG_JSON,
+        cache=res("analysis/skills_cache"),
+    shell:
+        "{PY} workflow_scripts/analysis_skills.py --config-json {params.cfg}"
+        " --experiment {wildcards.experiment} --traces {input.traces}"
+        " --cache-dir {params.cache} --out {output.jsonl} > {log} 2>&1"
+
+
+rule analysis_probe:
+    input:
+        skills=expand(
+            res("analysis/skills/{experiment}.jsonl"), experiment=SKILL_EXPERIMENTS
+        ),
+    output:
+        json=ANALYSIS_OUT["probe_json"],
+        png=ANALYSIS_OUT["probe_png"],
+        csv=ANALYSIS_OUT["probe_csv"],
+    log:
+        logf("analysis_probe"),
+    benchmark:
+        benchf("analysis_probe")
+    resources:
+        **rule_resources("analysis_probe"),
+    params:
+        cfg=CONFIG_JSON,
+    shell:
+        "{PY} workflow_scripts/analysis_probe.py --config-json {params.cfg} --skills {input.skills}"
+        " --out-json {output.json} --out-png {output.png} --out-csv {output.csv} > {log} 2>&1"
+
+
+rule analysis_umap:
+    input:
+        skills=expand(
+            res("analysis/skills/{experiment}.jsonl"), experiment=SKILL_EXPERIMENTS
+        ),
+    output:
+        png=ANALYSIS_OUT["umap_png"],
+        html=ANALYSIS_OUT["umap_html"],
+        points=ANALYSIS_OUT["umap_points"],
+        json=ANALYSIS_OUT["umap_json"],
+    log:
+        logf("analysis_umap"),
+    benchmark:
+        benchf("analysis_umap")
+    resources:
+        **rule_resources("analysis_umap"),
+    params:
+        cfg=CONFIG_JSON,
+    shell:
+        "{PY} workflow_scripts/analysis_umap.py --config-json {params.cfg} --skills {input.skills}"
+        " --out-png {output.png} --out-html {output.html} --out-points {output.points}"
+        " --out-json {output.json} > {log} 2>&1"
+
+
+rule analysis_transfer:
+    input:
+        base=eval_summary("base", ANALYSIS_CKPT),
+        summaries=[eval_summary(e, ANALYSIS_CKPT) for _, e in TRANSFER_ROWS],
+    output:
+        csv=ANALYSIS_OUT["transfer_csv"],
+        png=ANALYSIS_OUT["transfer_png"],
+    log:
+        logf("analysis_transfer"),
+    resources:
+        **rule_resources("analysis_transfer"),
+    params:
+        cfg=CONFIG_JSON,
+        summaries=" ".join(
+            f"--summary {e}={eval_summary(e, ANALYSIS_CKPT)}" for _, e in TRANSFER_ROWS
+        ),
+    shell:
+        "{PY} workflow_scripts/analysis_transfer.py --config-json {params.cfg}"
+        " --base-summary {input.base} {params.summaries}"
+        " --out-csv {output.csv} --out-png {output.png} > {log} 2>&1"
+
+
+rule analysis_dynamics:
+    input:
+        logs=expand(res("runs/{experiment}/train_log.jsonl"), experiment=EXPERIMENTS),
+    output:
+        pngs=expand(res("analysis/dynamics/{experiment}.png"), experiment=EXPERIMENTS),
+        overlay=ANALYSIS_OUT["dynamics_overlay"],
+        csv=ANALYSIS_OUT["dynamics_csv"],
+    log:
+        logf("analysis_dynamics"),
+    resources:
+        **rule_resources("analysis_dynamics"),
+    params:
+        cfg=CONFIG_JSON,
+        out_dir=res("analysis/dynamics"),
+        logs=" ".join(
+            f"--log {e}={res(f'runs/{e}/train_log.jsonl')}" for e in EXPERIMENTS
+        ),
+    shell:
+        "{PY} workflow_scripts/analysis_dynamics.py --config-json {params.cfg} {params.logs}"
+        " --out-dir {params.out_dir} --out-overlay {output.overlay} --out-csv {output.csv}"
+        " > {log} 2>&1"
+
+
+rule analysis_summary:
+    input:
+        length_csv=ANALYSIS_OUT["length_csv"],
+        probe_json=ANALYSIS_OUT["probe_json"],
+        probe_csv=ANALYSIS_OUT["probe_csv"],
+        umap_json=ANALYSIS_OUT["umap_json"],
+        umap_html=ANALYSIS_OUT["umap_html"],
+        transfer_csv=ANALYSIS_OUT["transfer_csv"],
+        dynamics_csv=ANALYSIS_OUT["dynamics_csv"],
+        pngs=[
+            ANALYSIS_OUT[k]
+            for k in (
+                "length_png",
+                "probe_png",
+                "umap_png",
+                "transfer_png",
+                "dynamics_overlay",
+            )
+        ]
+        + expand(res("analysis/dynamics/{experiment}.png"), experiment=EXPERIMENTS),
+    output:
+        json=ANALYSIS_OUT["summary"],
+    log:
+        logf("analysis_summary"),
+    resources:
+        **rule_resources("analysis_summary"),
+    params:
+        cfg=CONFIG_JSON,
+    shell:
+        "{PY} workflow_scripts/analysis_summary.py --config-json {params.cfg} --out {output.json}"
+        " --length-csv {input.length_csv} --probe-json {input.probe_json}"
+        " --probe-csv {input.probe_csv} --umap-json {input.umap_json}"
+        " --umap-html {input.umap_html} --transfer-csv {input.transfer_csv}"
+        " --dynamics-csv {input.dynamics_csv} --pngs {input.pngs} > {log} 2>&1"
