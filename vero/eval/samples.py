@@ -310,10 +310,10 @@ def _row_to_sample(spec: BenchmarkSpec, row: Mapping, index: int, base_dir: Path
     options = parse_options(row.get(f["options"])) if f.get("options") else []
     fmt = f["answer_format"]
     raw_answer = row.get(f["answer"])
-    if fmt != "ifeval":
+    if fmt in ("text", "letter", "option_text", "option_index"):
         raw_answer = _last_if_list(raw_answer)
-        if raw_answer is None or (isinstance(raw_answer, str) and not raw_answer.strip()):
-            raise _Drop("missing_answer")
+    if fmt != "ifeval" and (raw_answer is None or (isinstance(raw_answer, str) and not raw_answer.strip())):
+        raise _Drop("missing_answer")
 
     reward_type = spec.reward_type
     if spec.scorer == "reward" and spec.mc_when_options:
