@@ -45,9 +45,13 @@ def parse_layout(completion: str) -> Layout:
 
 
 def _loose_answer(completion: str) -> str | None:
-    """The last <answer>…</answer> block of a malformed output, for logging and ungated accuracy."""
+    """What a malformed output answers, for logging and the ungated accuracy evaluation reports: its last
+    <answer>…</answer> block, else the text after the last </think>, else the whole output."""
     blocks = _ANSWER_RE.findall(completion)
-    return blocks[-1] if blocks else None
+    if blocks:
+        return blocks[-1]
+    tail = completion.rpartition(_THINK_CLOSE)[2]
+    return tail if tail.strip() else None
 
 
 def boxed_contents(text: str) -> list[str]:
