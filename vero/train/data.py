@@ -41,6 +41,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 )
 REWARD_COLUMNS: tuple[str, ...] = (
     "id",
+    "question",
     "data_source",
     "category",
     "reward_type",
@@ -240,6 +241,7 @@ def load_mix(
             ],
             "images": List(Image()),
             "id": Value("string"),
+            "question": Value("string"),
             "data_source": Value("string"),
             "category": Value("string"),
             "reward_type": Value("string"),

@@ -180,3 +180,48 @@ def build_train_command(
 def shell_join_keep_vars(argv: Sequence[str]) -> str:
     """Quote argv for `bash -c`, leaving `$SLURM_*` references for the task's shell to expand."""
     return " ".join(f'"{a}"' if re.fullmatch(r"\$SLURM_[A-Z_]+", a) else shlex.quote(a) for a in argv)
+
+
+def run_launched(
+    config: Mapping,
+    *,
+    config_json: str,
+    experiment: str,
+    mix: str,
+    base_model: str,
+    output_dir: str,
+    resume: str = "auto",
+    python: str = "python",
+    script: str = "workflow_scripts/train.py",
+) -> int:
+    """Run the launch command of this experiment and return its exit status.
+
+    When the experiment scores judge samples with a judge served inside the job
+    (`reward.judge.enabled` and `reward.judge.serve.enabled`), the command runs beside that
+    server (`vero.serving.run_under_judge`), which also points the reward at it.
+    """
+    import subprocess
+    import sys
+
+    from vero.config import resolve_experiment
+
+    resolved = resolve_experiment(config, experiment)
+    cmd = build_train_command(
+        resolved,
+        config_json=config_json,
+        experiment=experiment,
+        mix=mix,
+        base_model=base_model,
+        output_dir=output_dir,
+        resume=resume,
+        python=python,
+        script=script,
+    )
+    print(f"[vero.train.launch] {shlex.join(cmd)}", file=sys.stderr, flush=True)
+    judge = resolved["reward"].get("judge") or {}
+    serve = judge.get("serve") or {}
+    if judge.get("enabled") and serve.get("enabled"):
+        from vero.serving import run_under_judge
+
+        return run_under_judge(cmd, serve, judge.get("model", ""), api_key_env=judge.get("api_key_env"))
+    return subprocess.run(cmd, check=False).returncode

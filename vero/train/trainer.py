@@ -9,6 +9,7 @@ checkpointing) is TRL's.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from pathlib import Path
@@ -20,7 +21,28 @@ from trl import GRPOTrainer
 from vero.train.sampler import BlockRepeatSampler
 
 
+class _UnscoredSampleFilter(logging.Filter):
+    """Drop TRL's per-sample warning for completions no reward scored.
+
+    Judge-type samples without a judge are skipped by design (the reward returns None) and
+    counted in the `reward/unjudged` metric; TRL would otherwise dump the whole sample, images
+    included, into the job log at every step.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "All reward functions returned None" not in record.getMessage()
+
+
+_UNSCORED_FILTER = _UnscoredSampleFilter()
+
+
 class VeroGRPOTrainer(GRPOTrainer):
+    def __init__(self, *args, **kwargs):
+        grpo_logger = logging.getLogger(GRPOTrainer.__module__)
+        if _UNSCORED_FILTER not in grpo_logger.filters:
+            grpo_logger.addFilter(_UNSCORED_FILTER)
+        super().__init__(*args, **kwargs)
+
     def _get_train_sampler(self, dataset=None):
         dataset = self.train_dataset if dataset is None else dataset
         return BlockRepeatSampler(
