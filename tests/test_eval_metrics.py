@@ -83,19 +83,6 @@ def test_point_in_box_edges_and_coordinates():
     assert metrics.point_in_box('[{"point_2d": [150, 150]}]', gold, None, "qwen1000") == 0.0  # no size
 
 
-def test_ifeval_accuracy_uses_lm_eval_checkers():
-    insts = [
-        {"id": "change_case:english_lowercase", "kwargs": {}},
-        {"id": "punctuation:no_comma", "kwargs": {}},
-        {"id": "detectable_format:title", "kwargs": {}},
-    ]
-    score, info = metrics.ifeval_accuracy("a red square, on white", insts)
-    assert score == pytest.approx(1 / 3)  # lowercase yes, comma no, title no
-    assert info["checked"] == 3
-    score, info = metrics.ifeval_accuracy("text", [{"id": "no:such_instruction", "kwargs": {}}])
-    assert score is None and info["unknown"] == 1
-
-
 # ---- aggregation -------------------------------------------------------------------------------------
 
 

@@ -74,7 +74,7 @@ def test_registry_has_the_30_benchmarks_of_the_paper():
     assert reg["infovqa"].scorer == "anls"
     assert reg["aerialvg"].scorer == "iou_accuracy"
     assert reg["screenspot"].scorer == reg["screenspot_pro"].scorer == "point_in_box"
-    assert reg["mmifeval"].scorer == "ifeval"
+    assert (reg["mmifeval"].scorer, reg["mmifeval"].reward_type) == ("reward", "instruction_following")
     judged = {k for k, s in reg.items() if s.reward_type == "llm_judge"}
     assert {
         "chartmuseum",
@@ -300,7 +300,9 @@ def test_mmifeval_jsonl_ifeval_instructions_and_unreadable_line(tmp_path):
         f.write("{not json\n")
     res = load_samples(spec_from("mmifeval", path))
     assert res.dropped == {"bad_ifeval": 1, "unreadable_row": 1}
-    assert res.samples[0].reference == [{"id": "change_case:english_lowercase", "kwargs": {}}]
+    gold = json.loads(res.samples[0].answer)
+    assert gold == {"instructions": [{"class": "change_case:english_lowercase", "args": {}}]}
+    assert res.samples[0].reward_type == "instruction_following"
 
 
 def test_countbench_counting_and_seeded_subset(tmp_path):

@@ -24,6 +24,33 @@ from vero.eval.scoring import score_output
 BASE = "base"
 
 
+def load_config_json(path: str | Path) -> dict:
+    """The resolved config a rule passes as --config-json (written by rules/common.smk), validated."""
+    from vero.config import ConfigError, validate_config
+
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: resolved config not found") from e
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON: {e}") from e
+    return validate_config(raw, source=str(path))
+
+
+def parse_named_paths(values: Sequence[str], flag: str) -> dict[str, str]:
+    """NAME=PATH command-line pairs → {name: path}; a malformed or repeated pair is an error."""
+    out: dict[str, str] = {}
+    for v in values:
+        name, sep, path = v.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"{flag} expects NAME=PATH, got {v!r}")
+        if name in out:
+            raise ValueError(f"{flag}: {name!r} given twice")
+        out[name] = path
+    return out
+
+
 def model_path_for(
     cfg: Mapping, experiment: str, checkpoint: str, results_dir: str | Path | None = None
 ) -> str:
@@ -163,6 +190,7 @@ def evaluate_benchmark(
             completion_tokens=n,
             max_completion_tokens=gen_settings["max_new_tokens"],
             require_format=bool(ev.get("require_format", False)),
+            reward_config=cfg.get("reward"),
         )
         records.append(
             {

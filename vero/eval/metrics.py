@@ -1,9 +1,9 @@
-"""Benchmark metrics that are not reward routes: relaxed accuracy, ANLS, IoU accuracy,
-point-in-box and IFEval. Each returns a float in [0, 1] and never raises on model output.
+"""Benchmark metrics that are not reward routes: relaxed accuracy, ANLS, IoU accuracy and
+point-in-box. Each returns a float in [0, 1] and never raises on model output.
 
 Maintained implementations are used where they exist: relaxed accuracy is lm-eval's ChartQA
-`RelaxedCorrectness`, IFEval checks are lm-eval's IFEval instruction registry, ANLS uses nltk's
-Levenshtein distance.
+`RelaxedCorrectness`, ANLS uses nltk's Levenshtein distance. (IFEval, for MMIFEval, is the
+instruction_following reward route, which runs lm-eval's IFEval checkers.)
 """
 
 from __future__ import annotations
@@ -183,51 +183,3 @@ def point_in_box(
     except ValueError:
         return 0.0
     return 1.0 if gold_box[0] <= x <= gold_box[2] and gold_box[1] <= y <= gold_box[3] else 0.0
-
-
-# ---- IFEval --------------------------------------------------------------------------------
-
-
-def ifeval_accuracy(
-    response: str, instructions: Sequence[dict], prompt: str = ""
-) -> tuple[float | None, dict]:
-    """Fraction of the sample's IFEval instructions the response follows (lm-eval's checkers).
-
-    Returns (score, info). Instructions whose id is unknown or whose checker cannot run (e.g. a
-    missing nltk resource) are left out and counted in info; with none left the score is None.
-    """
-    import contextlib
-    import io
-
-    # lm-eval's instruction module tries to download nltk data on import; keep that quiet
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        from lm_eval.tasks.ifeval.instructions_registry import INSTRUCTION_DICT
-
-    info = {"followed": 0, "checked": 0, "unknown": 0, "invalid_args": 0, "unavailable": 0}
-    text = response if isinstance(response, str) else ""
-    for inst in instructions:
-        cls = INSTRUCTION_DICT.get(inst.get("id"))
-        if cls is None:
-            info["unknown"] += 1
-            continue
-        try:
-            checker = cls(inst["id"])
-            checker.build_description(**inst.get("kwargs", {}))
-            args = checker.get_instruction_args()
-            if args and "prompt" in args:
-                checker.build_description(prompt=prompt)
-        except Exception:  # the benchmark row's arguments do not fit the checker
-            info["invalid_args"] += 1
-            continue
-        try:
-            ok = bool(text.strip()) and bool(checker.check_following(text))
-        except LookupError:  # nltk data missing on this machine: not the model's fault
-            info["unavailable"] += 1
-            continue
-        except Exception:  # odd model output the checker cannot parse counts as not followed
-            ok = False
-        info["checked"] += 1
-        info["followed"] += int(ok)
-    if info["checked"] == 0:
-        return None, info
-    return info["followed"] / info["checked"], info

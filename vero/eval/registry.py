@@ -20,7 +20,7 @@ from vero.config import REPO_ROOT
 
 DEFAULT_REGISTRY = REPO_ROOT / "config" / "veroeval.yaml"
 
-SCORERS = ("reward", "relaxed_accuracy", "anls", "iou_accuracy", "point_in_box", "ifeval")
+SCORERS = ("reward", "relaxed_accuracy", "anls", "iou_accuracy", "point_in_box")
 ANSWER_FORMATS = (
     "text",
     "text_list",
@@ -138,8 +138,10 @@ def _parse_entry(key: str, entry: Any, source: str) -> BenchmarkSpec:
         )
     if fmt in ("option_text", "option_index") and not fields.get("options"):
         raise _err(source, f"{where}.fields.options", f"required with answer_format {fmt!r}")
-    if fmt == "ifeval" and scorer != "ifeval":
-        raise _err(source, f"{where}.scorer", "answer_format 'ifeval' needs scorer 'ifeval'")
+    if fmt == "ifeval" and reward_type != "instruction_following":
+        raise _err(
+            source, f"{where}.reward_type", "answer_format 'ifeval' needs reward_type 'instruction_following'"
+        )
     if scorer in ("iou_accuracy", "point_in_box") and not fmt.startswith("bbox"):
         raise _err(source, f"{where}.fields.answer_format", f"scorer {scorer!r} needs a bbox_* answer_format")
     template = entry.get("question_template")

@@ -261,7 +261,9 @@ def _box(value: Any, fmt: str, size: tuple[int, int]) -> list[float]:
     return box
 
 
-def _ifeval_reference(row: Mapping, fields: Mapping) -> list[dict]:
+def _ifeval_gold(row: Mapping, fields: Mapping) -> str:
+    """IFEval's published layout (instruction ids + one kwargs dict each) as the ground truth of the
+    instruction_following reward route: {"instructions": [{"class": <id>, "args": {...}}]}."""
     ids = row.get(fields["answer"])
     kwargs = row.get(fields.get("kwargs") or "kwargs")
     if isinstance(ids, str):
@@ -279,10 +281,22 @@ def _ifeval_reference(row: Mapping, fields: Mapping) -> list[dict]:
     kwargs = list(kwargs) if isinstance(kwargs, list) else [{} for _ in ids]
     if len(kwargs) != len(ids):
         raise _Drop("bad_ifeval")
-    return [
-        {"id": str(i), "kwargs": {k: v for k, v in (kw or {}).items() if v is not None}}
-        for i, kw in zip(ids, kwargs, strict=True)
-    ]
+    gold = json.dumps(
+        {
+            "instructions": [
+                {"class": str(i), "args": {k: v for k, v in (kw or {}).items() if v is not None}}
+                for i, kw in zip(ids, kwargs, strict=True)
+            ]
+        },
+        ensure_ascii=False,
+    )
+    from vero.rewards.ifeval import check_instruction_gold
+
+    try:  # unknown instruction ids or arguments that do not fit the checker
+        check_instruction_gold(gold)
+    except ValueError as e:
+        raise _Drop("bad_ifeval") from e
+    return gold
 
 
 # ---- rows → samples ------------------------------------------------------------------------
@@ -357,8 +371,7 @@ def _row_to_sample(spec: BenchmarkSpec, row: Mapping, index: int, base_dir: Path
         reference = _box(raw_answer, fmt, size)
         answer = json.dumps([{"bbox_2d": [round(v, 2) for v in reference]}])
     elif fmt == "ifeval":
-        reference = _ifeval_reference(row, f)
-        answer = json.dumps({"instructions": reference}, ensure_ascii=False)
+        answer = _ifeval_gold(row, f)
     else:  # guarded by the registry; kept so a new format cannot slip through silently
         raise SampleLoadError(f"benchmark {spec.key}: unhandled answer_format {fmt!r}")
 

@@ -89,15 +89,6 @@ def _score(
         fn = metrics.iou_accuracy if scorer == "iou_accuracy" else metrics.point_in_box
         score = fn(extracted, sample.reference, sample.image_size, coords) if extracted is not None else 0.0
         return {"extracted": extracted, "score": score, "unscored_reason": None}
-    if scorer == "ifeval":
-        extracted = _extract(output, "instruction_following")
-        score, info = metrics.ifeval_accuracy(extracted or "", sample.reference, prompt=sample.question)
-        return {
-            "extracted": extracted,
-            "score": score,
-            "unscored_reason": None if score is not None else "no_checkable_instruction",
-            "ifeval": info,
-        }
     raise ValueError(f"unknown scorer {scorer!r}")
 
 
