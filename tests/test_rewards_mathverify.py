@@ -1,0 +1,119 @@
+"""The math-verify worker pool: deadlines, a stuck worker replaced, threads, and the plain-number shortcut
+agreeing with math-verify itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vero.rewards import compute_reward
+from vero.rewards.mathverify_pool import MathVerifyPool, plain_number_decision, too_costly
+from vero.rewards.mathverify_worker import equivalent
+
+
+@pytest.fixture(scope="module")
+def pool():
+    p = MathVerifyPool(workers=1)
+    yield p
+    p.close()
+
+
+def test_pool_answers_and_explains_zeros(pool):
+    assert pool.check(r"\frac{1}{2}", "0.5", None, 5.0) == (1.0, None)
+    assert pool.check("7", r"\frac{1}{2}", None, 5.0) == (0.0, "mismatch")
+    assert pool.check("7", "(x+1)^{2000}", None, 5.0) == (0.0, "too_costly")  # refused before any work
+
+
+def test_soft_deadline_interrupts_a_slow_expansion(pool):
+    # Bypass the up-front refusal to reach the worker's own deadline with a known slow input.
+    start = time.perf_counter()
+    score, reason = pool._ask_worker("1", "(x+1)^{2000}", None, 0.5)
+    elapsed = time.perf_counter() - start
+    assert (score, reason) == (0.0, "timeout")
+    assert elapsed < 5.0  # deadline 0.5 s + grace 0.5 s, generous for a loaded machine
+    assert pool.check("2", "1+1", None, 5.0) == (1.0, None)  # the worker still serves
+
+
+def test_a_stuck_worker_is_killed_and_replaced(pool):
+    worker = pool._all[0]
+    os.kill(worker.proc.pid, signal.SIGSTOP)  # frozen like a call stuck inside C code
+    respawns = pool.stats["respawns"]
+    start = time.perf_counter()
+    assert pool._ask_worker("3", "2+1", None, 0.3) == (0.0, "timeout")
+    assert time.perf_counter() - start < 5.0
+    assert pool.stats["respawns"] == respawns + 1
+    assert worker.proc.poll() is not None  # the old one is gone
+    assert pool.check("4", "2+2", None, 5.0) == (1.0, None)  # a fresh worker answers
+
+
+def test_pool_works_from_threads(pool):
+    # math-verify alone raises off the main thread (signal.alarm); through the pool it does not.
+    results = []
+
+    def work(i):
+        results.append(pool.check(f"\\frac{{{i}}}{{3}}", f"{i}/3", None, 5.0)[0])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(1, 9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == [1.0] * 8
+
+
+def test_compute_reward_numeric_from_a_thread():
+    out = {}
+    completion = "<think>t</think><answer>\\boxed{2\\sqrt{3}}</answer>"
+
+    def work():
+        out["r"] = compute_reward(completion, reward_type="numeric", answer=r"\sqrt{12}")
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join(60)
+    assert out["r"].total == 1.0
+
+
+@pytest.mark.parametrize(
+    ("pred", "costly"),
+    [
+        ("12", False),
+        ("x^2 + 1", False),
+        ("2^{10}", False),
+        ("(x+1)^{2000}", True),
+        ("2**999", True),
+        ("100!", True),
+    ],
+)
+def test_too_costly(pred, costly):
+    assert too_costly(pred) is costly
+    assert too_costly("1" * 5000)
+
+
+def test_plain_number_decision_cases():
+    assert plain_number_decision("3", "3.0", None) == 1.0
+    assert plain_number_decision("3", "4", None) == 0.0
+    assert plain_number_decision("100", "104", 0.05) == 1.0
+    assert plain_number_decision("0.3333333", "0.333333", None) is None  # left to math-verify
+    assert plain_number_decision("1/2", "0.5", None) is None  # not plain
+
+
+_decimal_text = st.decimals(
+    min_value=Decimal("-1e7"), max_value=Decimal("1e7"), allow_nan=False, allow_infinity=False, places=None
+).map(lambda d: format(d.normalize(), "f"))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gold=_decimal_text, delta=st.sampled_from(["0", "1e-7", "1e-6", "1e-5", "1e-3", "0.5", "1", "1000"]))
+def test_plain_number_shortcut_agrees_with_math_verify(gold, delta):
+    pred = format((Decimal(gold) + Decimal(delta)).normalize(), "f")
+    decided = plain_number_decision(gold, pred, None)
+    if decided is not None:
+        assert decided == equivalent(gold, pred, None)[0], (gold, pred)
