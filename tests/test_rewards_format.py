@@ -119,6 +119,7 @@ def test_normalize_text(text, norm):
         (4096, 4096, 2048, 1.0, -1.0),  # at L_max: −λ
         (4096, 4096, 2048, 0.5, -0.5),
         (40, 48, 16, 1.0, -0.5),  # the demo setting
+        (5000, 4096, 2048, 1.0, -1.0),  # past the limit: capped at −λ
     ],
 )
 def test_overlong_penalty(tokens, limit, buffer, penalty, expected):

@@ -14,7 +14,8 @@ def overlong_penalty(
     enabled: bool = True,
 ) -> float:
     """min(−(|y| − (L_max − B)) / B · λ, 0): zero until the last B tokens before L_max, then linear down
-    to −λ at L_max. Zero when disabled or when either length is unknown."""
+    to −λ at L_max. Zero when disabled or when either length is unknown. A length past L_max (a counting
+    difference such as a trailing EOS token) is taken as L_max, so the penalty stays within [−λ, 0]."""
     if not enabled or completion_tokens is None or max_completion_tokens is None:
         return 0.0
     try:
@@ -24,5 +25,5 @@ def overlong_penalty(
         return 0.0
     if not (math.isfinite(length) and math.isfinite(limit)) or buffer <= 0:
         return 0.0
-    value = -(length - (limit - buffer)) / buffer * penalty
+    value = -(min(length, limit) - (limit - buffer)) / buffer * penalty
     return min(value, 0.0)
