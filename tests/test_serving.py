@@ -251,3 +251,10 @@ def test_cli_runs_the_command_beside_the_server_and_stops_both_on_sigterm(fake, 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_vllm_python_comes_from_the_environment_when_set(monkeypatch):
+    monkeypatch.setenv(serving.VLLM_PYTHON_ENV, "/opt/vllm-env/bin/python")
+    assert serving.vllm_server_command("m", 1, {"gpus": 1})[0] == "/opt/vllm-env/bin/python"
+    monkeypatch.delenv(serving.VLLM_PYTHON_ENV)
+    assert serving.vllm_server_command("m", 1, {"gpus": 1})[0] == sys.executable

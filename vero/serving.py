@@ -35,6 +35,8 @@ from pathlib import Path
 VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 # Environment variable through which the training process learns the served endpoint.
 BASE_URL_ENV = "VERO_JUDGE_BASE_URL"
+# The python that has vLLM (envs/vllm.yaml); default: this interpreter.
+VLLM_PYTHON_ENV = "VERO_VLLM_PYTHON"
 
 
 class ServingError(RuntimeError):
@@ -91,9 +93,10 @@ def split_devices(visible: str | None, judge_gpus: int) -> tuple[list[str], list
 def vllm_server_command(
     model: str, port: int, serve_cfg: Mapping, *, host: str = "127.0.0.1", python: str | None = None
 ) -> list[str]:
-    """The vLLM OpenAI-compatible server command (the module, not the `vllm` console script)."""
+    """The vLLM OpenAI-compatible server command (the module, not the `vllm` console script), run by
+    `python`, else $VERO_VLLM_PYTHON, else this interpreter."""
     return [
-        python or sys.executable,
+        python or os.environ.get(VLLM_PYTHON_ENV) or sys.executable,
         "-m",
         VLLM_SERVER_MODULE,
         "--model",

@@ -1,0 +1,196 @@
+"""Workflows through sbatch on a real one-node SLURM cluster on localhost (scripts/local_slurm).
+
+The cluster has fake GPUs (GRES backed by character devices), so jobs request --gpus exactly as
+on a GPU cluster and see CUDA_VISIBLE_DEVICES. It is started once for this module and stopped
+in a finally, pass or fail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parent.parent
+START = REPO / "scripts" / "local_slurm" / "start.sh"
+STOP = REPO / "scripts" / "local_slurm" / "stop.sh"
+CI_PROFILE = REPO / "profiles" / "ci-slurm"
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+FAKE_GPUS = 2
+
+
+def _run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory):
+    """A running local cluster for this module; stopped afterwards whatever happened."""
+    env = {
+        **os.environ,
+        "LOCAL_SLURM_DIR": str(tmp_path_factory.mktemp("local-slurm")),
+        "FAKE_GPUS": str(FAKE_GPUS),
+    }
+    try:
+        started = _run(["bash", str(START)], env=env, timeout=300)
+        if started.returncode == 3:
+            pytest.skip(f"no local SLURM: {started.stderr.strip()} (make test installs it as root)")
+        assert started.returncode == 0, f"local cluster did not start:\n{started.stdout}\n{started.stderr}"
+        yield env
+    finally:
+        stopped = _run(["bash", str(STOP)], env=env, timeout=120)
+        print(stopped.stdout, stopped.stderr)
+
+
+def job_record(job_id: str) -> str:
+    """`scontrol show job` of a finished job (kept MinJobAge seconds by the local cluster)."""
+    out = _run(["scontrol", "show", "job", job_id])
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def job_ids_from_slurm_logs(logdir: Path) -> dict[str, list[str]]:
+    """rule name -> SLURM job ids, from the executor's per-job logs (LOGDIR/rule_X/.../ID.log)."""
+    ids: dict[str, list[str]] = {}
+    for log in logdir.rglob("*.log"):
+        rule = next(p.name.removeprefix("rule_") for p in log.parents if p.name.startswith("rule_"))
+        ids.setdefault(rule, []).append(log.stem)
+    return ids
+
+
+def snakemake_slurm(args, *, cwd: Path, env: dict, logdir: Path, timeout: int = 600):
+    return _run(
+        [str(SNAKEMAKE), "--profile", str(CI_PROFILE), "--slurm-logdir", str(logdir), *args],
+        cwd=cwd,
+        env={**env, "PATH": f"{SNAKEMAKE.parent}:{env.get('PATH', '')}"},
+        timeout=timeout,
+    )
+
+
+SANITY_WORKFLOW = textwrap.dedent(
+    """
+    rule all:
+        input:
+            "summary.txt",
+
+
+    rule on_gpu:
+        output:
+            "gpu.txt",
+        log:
+            "logs/on_gpu.log",
+        resources:
+            gpu=1,
+            mem_mb=300,
+            runtime=5,
+        shell:
+            "echo job=$SLURM_JOB_ID gpus=$CUDA_VISIBLE_DEVICES > {output} 2> {log}"
+
+
+    rule after:
+        input:
+            "gpu.txt",
+        output:
+            "summary.txt",
+        log:
+            "logs/after.log",
+        resources:
+            mem_mb=300,
+            runtime=5,
+        shell:
+            "(cat {input}; echo job=$SLURM_JOB_ID) > {output} 2> {log}"
+    """
+)
+
+
+def test_two_rule_workflow_runs_through_sbatch_with_a_gpu(slurm_cluster, tmp_path):
+    (tmp_path / "Snakefile").write_text(SANITY_WORKFLOW)
+    done = snakemake_slurm(
+        ["all"], cwd=tmp_path, env=slurm_cluster, logdir=tmp_path / "slurm_logs", timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+
+    gpu_line, after_line = (tmp_path / "summary.txt").read_text().splitlines()
+    gpu_job = re.fullmatch(r"job=(\d+) gpus=(\S+)", gpu_line)
+    after_job = re.fullmatch(r"job=(\d+)", after_line)
+    assert gpu_job and after_job, (gpu_line, after_line)
+    assert gpu_job.group(1) != after_job.group(1), "each rule is its own SLURM job"
+    # the GPU job saw exactly one (fake) device; the plugin asked for it with --gpus=1
+    assert len(gpu_job.group(2).split(",")) == 1
+    assert re.search(r"TresPerJob=gres:gpu:1\b", job_record(gpu_job.group(1)))
+    assert "gres:gpu" not in job_record(after_job.group(1))
+    assert "JobState=COMPLETED" in job_record(after_job.group(1))
+
+
+def test_failing_job_fails_the_workflow(slurm_cluster, tmp_path):
+    (tmp_path / "Snakefile").write_text(
+        textwrap.dedent(
+            """
+            rule broken:
+                output:
+                    "never.txt",
+                log:
+                    "logs/broken.log",
+                resources:
+                    mem_mb=200,
+                    runtime=2,
+                shell:
+                    "echo about to fail > {log}; exit 3"
+            """
+        )
+    )
+    done = snakemake_slurm(
+        ["never.txt"], cwd=tmp_path, env=slurm_cluster, logdir=tmp_path / "slurm_logs", timeout=300
+    )
+    assert done.returncode != 0
+    assert not (tmp_path / "never.txt").exists()
+    assert (tmp_path / "logs" / "broken.log").read_text().strip() == "about to fail"
+
+
+@pytest.mark.skipif(not (REPO / "rules" / "eval.smk").exists(), reason="rules/eval.smk has not landed yet")
+def test_demo_slice_data_train_eval_runs_through_sbatch(slurm_cluster, tmp_path):
+    """data -> one training run -> its evaluation, from config/demo.yaml, every job via sbatch,
+    the training and evaluation jobs with one GPU each."""
+    results = tmp_path / "results"
+    target = f"{results}/eval/single_stem/final/summary.json"
+    args = [
+        "--configfile",
+        str(REPO / "config" / "demo.yaml"),
+        "--config",
+        f"results_dir={results}",
+        # the repository is the working directory (rules call workflow_scripts/ relative to it);
+        # outputs go to a temporary results_dir, so do not lock the tree against other runs
+        "--nolock",
+        # GPU requests for the slice's GPU rules (resources.<rule>.gpu of a GPU cluster).
+        "--set-resources",
+        *[f"{rule}:gpu=1" for rule in GPU_RULES],
+        "--",
+        target,
+    ]
+    logdir = tmp_path / "slurm_logs"
+    done = snakemake_slurm(args, cwd=REPO, env=slurm_cluster, logdir=logdir, timeout=540)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-6000:]
+    assert Path(target).exists()
+    ids = job_ids_from_slurm_logs(logdir)
+    for rule in GPU_RULES:
+        assert ids.get(rule), f"no SLURM job for rule {rule}: {ids}"
+        assert any(re.search(r"TresPerJob=gres:gpu:1\b", job_record(j)) for j in ids[rule])
+
+
+GPU_RULES = ("train_experiment", "eval_benchmark")
+
+
+def test_cluster_is_stoppable_and_stop_is_idempotent(tmp_path):
+    """stop.sh on a directory with no cluster says so and succeeds (the finally path)."""
+    if not shutil.which("bash"):
+        pytest.skip("no bash")
+    out = _run(["bash", str(STOP)], env={**os.environ, "LOCAL_SLURM_DIR": str(tmp_path)}, timeout=30)
+    assert out.returncode == 0 and "not running" in out.stdout

@@ -1,0 +1,220 @@
+"""Static checks of the cluster side: profiles, per-rule resources, conda environments."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+from vero.config import ConfigError, load_config, load_schema
+from vero.workflow import RESOURCE_KEYS, resources_for
+
+REPO = Path(__file__).resolve().parent.parent
+PROFILES = REPO / "profiles"
+PAPER = REPO / "config" / "config.yaml"
+DEMO = REPO / "config" / "demo.yaml"
+
+
+def profile(name: str) -> dict:
+    return yaml.safe_load((PROFILES / name / "config.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def snakemake_options() -> set[str]:
+    """Long options of the installed Snakemake, its SLURM plugin included."""
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("snakemake")), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(re.findall(r"--([a-z][a-z0-9-]+)", out))
+
+
+def test_slurm_profile_is_found_from_the_repository_root():
+    # `snakemake --profile slurm` looks in ./slurm first
+    link = REPO / "slurm"
+    assert link.is_symlink() and link.resolve() == (PROFILES / "slurm").resolve()
+    assert (link / "config.yaml").is_file()
+
+
+@pytest.mark.parametrize("name", ["slurm", "ci-slurm", "local"])
+def test_profiles_use_only_options_snakemake_knows(name, snakemake_options):
+    unknown = sorted(set(profile(name)) - snakemake_options)
+    assert not unknown, f"profiles/{name}: not Snakemake options: {unknown}"
+
+
+def test_cluster_profiles_submit_to_slurm_and_requeue():
+    for name in ("slurm", "ci-slurm"):
+        prof = profile(name)
+        assert prof["executor"] == "slurm"
+        assert prof["slurm-requeue"] is True
+        # software comes from the calling environment unless the user adds --sdm conda
+        assert "software-deployment-method" not in prof and "sdm" not in prof
+        # resources live in the config, not in the profile
+        assert "set-resources" not in prof and "default-resources" not in prof
+
+
+def test_ci_profile_status_checks_fit_the_local_cluster():
+    prof = profile("ci-slurm")
+    assert prof["slurm-status-command"] == "squeue"
+    assert prof["slurm-no-account"] is True
+    start = (REPO / "scripts" / "local_slurm" / "start.sh").read_text()
+    min_job_age = int(re.search(r"^MinJobAge=(\d+)$", start, re.M).group(1))
+    # below 3x the first-check delay the plugin silently falls back to sacct (no accounting here)
+    assert min_job_age >= 3 * prof["slurm-init-seconds-before-status-checks"]
+
+
+def test_local_profile_runs_on_two_cores_without_a_cluster():
+    prof = profile("local")
+    assert prof["cores"] == 2
+    assert "executor" not in prof
+
+
+# ---- resources -------------------------------------------------------------------------------
+
+
+def rules_with_resources() -> dict[str, str]:
+    """rule name -> rules file, for every rule that takes its resources from the config."""
+    found = {}
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        text = smk.read_text()
+        for block in re.split(r"^(?=rule \w+:)", text, flags=re.M):
+            head = re.match(r"rule (\w+):", block)
+            if head and re.search(r'rule_resources\("(\w+)"\)', block):
+                found[re.search(r'rule_resources\("(\w+)"\)', block).group(1)] = smk.name
+    return found
+
+
+def test_resource_schema_names_exactly_the_keys_rules_accept():
+    section = load_schema()["properties"]["resources"]
+    assert set(section["additionalProperties"]["properties"]) == set(RESOURCE_KEYS)
+    assert set(section["properties"]["default"]["properties"]) == set(RESOURCE_KEYS)
+
+
+@pytest.mark.parametrize("path", [PAPER, DEMO], ids=["paper", "demo"])
+def test_every_resources_entry_is_a_rule_that_reads_it(path):
+    cfg = load_config(path)
+    known = rules_with_resources()
+    stray = sorted(set(cfg["resources"]) - {"default"} - set(known))
+    assert not stray, f"{path.name}: resources for rules that do not exist or ignore them: {stray}"
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ({"default": {"gpu": -1}}, "resources.default.gpu"),
+        ({"train_experiment": {"gpus": 8}}, "resources.train_experiment"),
+        ({"eval_benchmark": {"mpi": "mpirun"}}, "resources.eval_benchmark.mpi"),
+        ({"eval_benchmark": {"runtime": "2h"}}, "resources.eval_benchmark.runtime"),
+    ],
+)
+def test_bad_resources_are_config_errors_naming_the_key(override, key):
+    with pytest.raises(ConfigError, match=re.escape(f"config key '{key}'")):
+        load_config(DEMO, overrides={"resources": override})
+
+
+def test_demo_runs_every_rule_on_cpu():
+    cfg = load_config(DEMO)
+    for rule in rules_with_resources():
+        res = resources_for(cfg, rule)
+        assert res.get("gpu", 0) == 0 and res.get("nodes", 1) == 1 and "mpi" not in res, rule
+        assert res["cpus_per_task"] <= 2
+
+
+def gpu_rule_of(file_name: str) -> list[str]:
+    return [rule for rule, smk in rules_with_resources().items() if smk == file_name]
+
+
+def test_paper_training_job_holds_the_gpus_its_launcher_and_judge_need():
+    cfg = load_config(PAPER)
+    train_rules = gpu_rule_of("train.smk")
+    assert train_rules, "no rule in rules/train.smk takes its resources from the config"
+    launcher = cfg["train"]["launcher"]
+    serve = cfg["reward"]["judge"]["serve"] if cfg["reward"]["judge"]["enabled"] else {"enabled": False}
+    for rule in train_rules:
+        res = resources_for(cfg, rule)
+        nodes = launcher["nodes"] if launcher["kind"] == "multi_node" else 1
+        assert res.get("nodes", 1) == nodes, f"resources.{rule}.nodes != train.launcher.nodes"
+        assert res["gpu"] == launcher["gpus_per_node"] * nodes
+        if nodes > 1:  # one accelerate launcher per node, started by srun inside the job
+            assert res.get("mpi") == "srun" and res.get("tasks") == nodes
+        if serve.get("enabled"):  # the judge shares the first node's GPUs
+            assert nodes == 1 and res["gpu"] > serve["gpus"]
+        assert res["runtime"] >= 24 * 60 and res["cpus_per_task"] >= 8
+
+
+def test_paper_evaluation_jobs_have_gpus():
+    cfg = load_config(PAPER)
+    eval_rules = gpu_rule_of("eval.smk")
+    assert eval_rules
+    assert any(1 <= resources_for(cfg, r).get("gpu", 0) <= 8 for r in eval_rules)
+
+
+# ---- conda environments ------------------------------------------------------------------------
+
+
+def env_pins(name: str) -> dict[str, str]:
+    """package -> exact version pinned in envs/<name>.yaml (pip section)."""
+    env = yaml.safe_load((REPO / "envs" / f"{name}.yaml").read_text())
+    pins = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            for line in dep["pip"]:
+                req = Requirement(line)
+                (spec,) = req.specifier
+                assert spec.operator == "==", f"envs/{name}.yaml: {line} is not pinned"
+                pins[req.name.lower()] = spec.version
+    return pins
+
+
+def pyproject_requirements() -> dict[str, Requirement]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    reqs = project["dependencies"] + project["optional-dependencies"]["analysis"]
+    return {Requirement(r).name.lower(): Requirement(r) for r in reqs}
+
+
+@pytest.mark.parametrize("name", ["gpu", "analysis", "vllm"])
+def test_env_versions_satisfy_pyproject_and_the_torch_pin(name):
+    reqs = pyproject_requirements()
+    pins = env_pins(name)
+    torch_pin = re.search(r"^torch==(\S+)$", (REPO / "constraints.txt").read_text(), re.M).group(1)
+    assert pins.get("torch") == torch_pin
+    assert "torchvision" not in pins and "trl[vlm]" not in pins
+    if name == "vllm":
+        return  # its own transformers range, see envs/vllm.yaml
+    for pkg, version in pins.items():
+        if pkg in reqs:
+            assert reqs[pkg].specifier.contains(version), (
+                f"envs/{name}.yaml {pkg}=={version} vs pyproject {reqs[pkg]}"
+            )
+
+
+def test_gpu_env_has_the_training_stack():
+    pins = env_pins("gpu")
+    assert {"torch", "transformers", "trl", "accelerate", "deepspeed", "datasets", "math-verify"} <= set(pins)
+    deploy = (REPO / "envs" / "gpu.post-deploy.sh").read_text()
+    assert re.search(r"pip install --no-build-isolation flash-attn==\S+", deploy)
+    # every runtime dependency of the package is pinned (the package itself installs --no-deps)
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    runtime = {Requirement(r).name.lower() for r in project["dependencies"]} - {
+        "snakemake",
+        "snakemake-executor-plugin-slurm",
+    }
+    assert runtime <= set(pins), sorted(runtime - set(pins))
+
+
+def test_analysis_env_has_the_analysis_extra():
+    pins = env_pins("analysis")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert {Requirement(r).name.lower() for r in project["optional-dependencies"]["analysis"]} <= set(pins)
+
+
+def test_vllm_env_serves_the_judge():
+    assert "vllm" in env_pins("vllm")
