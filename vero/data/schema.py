@@ -269,7 +269,29 @@ def _instructions_ok(value: Any, *, need_reference: bool) -> str | None:
 def answer_problem(
     reward_type: str, answer: str, tolerance: float | None = None, image_size: list[int] | None = None
 ) -> str | None:
-    """Why `answer` cannot be graded under `reward_type`, or None when it is well-formed."""
+    """Why `answer` cannot be graded under `reward_type`, or None when it is well-formed.
+
+    The data-side checks (boxes inside the image, integer counts, ...) come first; then the reward
+    code's own gold check (`vero.rewards.check_ground_truth`), so a kept sample is one the reward can
+    grade.
+    """
+    why = _answer_form_problem(reward_type, answer, tolerance, image_size)
+    if why is not None:
+        return why
+    try:
+        from vero.rewards import check_ground_truth
+    except ImportError:
+        return None
+    try:
+        check_ground_truth(reward_type, answer, tolerance=tolerance, image_size=image_size, coords="absolute")
+    except Exception as e:  # the reward's verdict on a malformed gold, whatever its type
+        return f"rejected by vero.rewards: {e}"[:300]
+    return None
+
+
+def _answer_form_problem(
+    reward_type: str, answer: str, tolerance: float | None, image_size: list[int] | None
+) -> str | None:
     text = answer.strip()
     if not text:
         return "empty answer"

@@ -1,0 +1,158 @@
+# Data stage (RECIPE.md §2): source -> raw per category -> filtered (+ reports) -> mix per experiment,
+# the VeroMini held-out split (the mini eval suite), and the embedded tiny VLM.
+# Logic lives in vero.data (and vero.models); these rules only wire files to workflow_scripts/.
+
+from vero.config import resolve_experiment
+from vero.models.families import tiny_model_dir
+
+DATA = {
+    "raw": res("data/raw/{category}.parquet"),
+    "ingest_report": res("data/raw/ingest_report.json"),
+    "heldout": res("data/heldout/{category}.parquet"),
+    "filtered": res("data/filtered/{category}.parquet"),
+    "filter_category_report": res("data/filtered/{category}.report.json"),
+    "filter_report_json": res("data/filter_report.json"),
+    "filter_report_md": res("data/filter_report.md"),
+    "mix": res("data/mix/{experiment}.parquet"),
+}
+TINY_MODEL = tiny_model_dir(RESULTS, CFG["model"]["family"])
+
+
+def heldout_files():
+    return expand(DATA["heldout"], category=CATEGORIES)
+
+
+def mix_file(experiment):
+    return DATA["mix"].format(experiment=experiment)
+
+
+def mix_inputs(wildcards):
+    """The filtered files an experiment's mix draws from (its categories only)."""
+    cats = resolve_experiment(CFG, wildcards.experiment)["categories"]
+    return expand(DATA["filtered"], category=cats)
+
+
+def data_targets():
+    """Everything before training: filtered data and reports, every experiment's mix, the
+    held-out mini suite, and the tiny model when `model.base` is "tiny" (the `data` target).
+    """
+    targets = (
+        expand(DATA["filtered"], category=CATEGORIES)
+        + [DATA["filter_report_json"], DATA["filter_report_md"]]
+        + [mix_file(e) for e in EXPERIMENTS]
+        + heldout_files()
+    )
+    if CFG["model"]["base"] == "tiny":
+        targets.append(TINY_MODEL)
+    return targets
+
+
+rule data_raw:
+    output:
+        parquet=expand(DATA["raw"], category=CATEGORIES),
+        report=DATA["ingest_report"],
+    log:
+        logf("data_raw"),
+    benchmark:
+        benchf("data_raw")
+    resources:
+        **rule_resources("data_raw"),
+    params:
+        cfg=CONFIG_JSON,
+        out_dir=res("data/raw"),
+    shell:
+        "{PY} workflow_scripts/data_raw.py --config-json {params.cfg}"
+        " --out-dir {params.out_dir} --report {output.report} > {log} 2>&1"
+
+
+rule data_heldout:
+    output:
+        parquet=expand(DATA["heldout"], category=CATEGORIES),
+    log:
+        logf("data_heldout"),
+    benchmark:
+        benchf("data_heldout")
+    resources:
+        **rule_resources("data_heldout"),
+    params:
+        cfg=CONFIG_JSON,
+        out_dir=res("data/heldout"),
+    shell:
+        "{PY} workflow_scripts/data_heldout.py --config-json {params.cfg}"
+        " --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule data_filter:
+    input:
+        raw=DATA["raw"],
+        heldout=heldout_files(),
+    output:
+        parquet=DATA["filtered"],
+        report=DATA["filter_category_report"],
+    log:
+        logf("data_filter/{category}"),
+    benchmark:
+        benchf("data_filter/{category}")
+    resources:
+        **rule_resources("data_filter"),
+    params:
+        cfg=CONFIG_JSON,
+    shell:
+        "{PY} workflow_scripts/data_filter.py --config-json {params.cfg} --category {wildcards.category}"
+        " --input {input.raw} --out {output.parquet} --report {output.report}"
+        " --eval-sets {input.heldout} > {log} 2>&1"
+
+
+# Fails, printing the kept/dropped table, when data.filter.max_drop_fraction is exceeded.
+rule data_filter_report:
+    input:
+        reports=expand(DATA["filter_category_report"], category=CATEGORIES),
+        ingest=DATA["ingest_report"],
+    output:
+        json=DATA["filter_report_json"],
+        md=DATA["filter_report_md"],
+    log:
+        logf("data_filter_report"),
+    resources:
+        **rule_resources("data_filter_report"),
+    params:
+        cfg=CONFIG_JSON,
+    shell:
+        "{PY} workflow_scripts/data_filter_report.py --config-json {params.cfg}"
+        " --reports {input.reports} --ingest-report {input.ingest}"
+        " --out-json {output.json} --out-md {output.md} 2>&1 | tee {log}"
+
+
+rule data_mix:
+    input:
+        filtered=mix_inputs,
+        report=DATA["filter_report_json"],
+    output:
+        parquet=DATA["mix"],
+    log:
+        logf("data_mix/{experiment}"),
+    benchmark:
+        benchf("data_mix/{experiment}")
+    resources:
+        **rule_resources("data_mix"),
+    params:
+        cfg=CONFIG_JSON,
+        filtered_dir=res("data/filtered"),
+    shell:
+        "{PY} workflow_scripts/data_mix.py --config-json {params.cfg} --experiment {wildcards.experiment}"
+        " --filtered-dir {params.filtered_dir} --out {output.parquet} > {log} 2>&1"
+
+
+rule build_tiny_model:
+    output:
+        directory(TINY_MODEL),
+    log:
+        logf("build_tiny_model"),
+    benchmark:
+        benchf("build_tiny_model")
+    resources:
+        **rule_resources("build_tiny_model"),
+    params:
+        cfg=CONFIG_JSON,
+    shell:
+        "{PY} workflow_scripts/build_tiny_model.py --config-json {params.cfg} --out {output} > {log} 2>&1"

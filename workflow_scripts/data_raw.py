@@ -1,0 +1,22 @@
+"""Read the configured training source into data/raw/{category}.parquet (rule data_raw)."""
+
+import argparse
+
+from vero.runtime import setup_cpu
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--config-json", required=True, help="the validated config (results/resolved_config.json)")
+    p.add_argument("--out-dir", required=True, help="directory for {category}.parquet")
+    p.add_argument("--report", required=True, help="ingestion report (JSON)")
+    a = p.parse_args(argv)
+    setup_cpu()
+    from vero.config import load_config
+    from vero.data.stages import raw_stage
+
+    raw_stage(load_config(a.config_json), a.out_dir, a.report)
+
+
+if __name__ == "__main__":
+    main()
