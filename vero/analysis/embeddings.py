@@ -55,7 +55,10 @@ def tfidf_svd_encode(texts: list[str], dim: int = 64, seed: int = 0) -> np.ndarr
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import normalize
 
-    X = TfidfVectorizer(sublinear_tf=True).fit_transform(texts)
+    try:
+        X = TfidfVectorizer(sublinear_tf=True, token_pattern=r"(?u)\b\w+\b").fit_transform(texts)
+    except ValueError:  # no word at all in any text: every point is the same
+        return np.zeros((len(texts), 1), dtype=np.float32)
     k = min(dim, X.shape[1] - 1, X.shape[0] - 1)
     Z = TruncatedSVD(n_components=k, random_state=seed).fit_transform(X) if k >= 2 else X.toarray()
     return normalize(Z)
