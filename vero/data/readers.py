@@ -102,14 +102,15 @@ def _image_bytes(item: Any, base_dir: Path | None) -> bytes | None:
             path = Path(item)
             if not path.is_absolute() and base_dir is not None:
                 path = base_dir / path
-            if path.is_file():
-                return path.read_bytes()
-            if len(item) < 256:  # a path that does not exist, not base64 payload
-                return None
+            try:
+                if path.is_file():
+                    return path.read_bytes()
+            except OSError:  # e.g. a long base64 payload is not a valid file name
+                pass
         try:
             return base64.b64decode(item, validate=True)
         except ValueError:
-            return None
+            return None  # neither a readable path nor base64: the row is dropped as no_image
     return None
 
 

@@ -220,6 +220,13 @@ def _parse_number(text: str) -> float | None:
 def _numeric_answer_ok(text: str) -> bool:
     if _parse_number(text) is not None:
         return True
+    try:
+        float(text)
+        return False  # inf / nan
+    except ValueError:
+        pass
+    if not re.search(r"[0-9\\π]", text):
+        return False  # math-verify reads any word as a product of symbols; a gold needs a number
     # Symbolic golds ("\frac{3}{4}", "2\sqrt{3}") are fine if math-verify reads them.
     try:
         from math_verify import parse

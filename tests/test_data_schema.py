@@ -1,0 +1,144 @@
+"""The canonical record: validation reason codes, answer forms, and streaming Parquet IO."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from vero.data import schema as S
+from vero.data.io import RecordWriter, count_rows, read_parquet_records, write_records
+
+
+def png(w: int = 64, h: int = 48, color=(200, 30, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def record(**over):
+    base = S.make_record(
+        id="r1",
+        data_source="unit",
+        category="stem",
+        question="What is 2 + 3?",
+        images=[png()],
+        reward_type="numeric",
+        answer="5",
+    )
+    base.update(over)
+    return base
+
+
+def test_valid_record_and_image_size_from_header():
+    r = record()
+    assert S.validate_record(r) == []
+    assert r["image_size"] == [64, 48]
+    assert S.to_pil_images(r)[0].size == (64, 48)
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"question": 3}, S.SCHEMA_INVALID),
+        ({"split": "test"}, S.SCHEMA_INVALID),
+        ({"image_size": [64]}, S.SCHEMA_INVALID),
+        ({"tolerance": "0.1"}, S.SCHEMA_INVALID),
+        ({"category": "cooking"}, S.UNKNOWN_CATEGORY),
+        ({"reward_type": "vibes"}, S.UNKNOWN_REWARD_TYPE),
+        ({"images": []}, S.NO_IMAGE),
+        ({"images": [b""]}, S.NO_IMAGE),
+        ({"answer": "five-ish"}, S.ANSWER_INVALID),
+        ({"answer": "   "}, S.ANSWER_INVALID),
+    ],
+)
+def test_reason_codes(change, code):
+    assert code in S.validate_record(record(**change))
+
+
+def test_missing_field_is_schema_invalid():
+    r = record()
+    del r["answer"]
+    assert S.validate_record(r) == [S.SCHEMA_INVALID]
+    assert S.validate_record("not a row") == [S.SCHEMA_INVALID]
+
+
+@pytest.mark.parametrize(
+    ("reward_type", "answer", "ok"),
+    [
+        ("counting", "7", True),
+        ("counting", "seven", False),
+        ("multiple_choice", "A", True),
+        ("multiple_choice", "(c)", False),
+        ("multiple_choice", "B. cat", False),
+        ("numeric", "3/4", True),
+        ("numeric", "\\frac{3}{4}", True),
+        ("numeric", "nan", False),
+        ("list_string_match", '["red", "crimson"]', True),
+        ("list_string_match", "[]", False),
+        ("number_list", "[3, 1, 2]", True),
+        ("number_list", "[1, 1, 2]", False),
+        ("number_list", "[1.5, 2]", False),
+        ("web_action", '{"ACTION": "CLICK", "MARK": 3}', True),
+        ("web_action", '{"foo": 1}', False),
+        ("grounding", '[{"bbox_2d": [1, 2, 30, 40], "label": "x"}]', True),
+        ("grounding", '[{"bbox_2d": [30, 2, 1, 40]}]', False),
+        ("grounding", '[{"bbox_2d": [1, 2, 300, 40]}]', False),
+        ("grounding", '[{"bbox_2d": [1, 2, 3]}]', False),
+        ("clicking", '[{"bbox_2d": [1, 2, 30, 40]}]', True),
+        ("clicking", "[1, 2]", False),
+        ("instruction_following", '{"instructions": [{"class": "punctuation:no_comma", "args": {}}]}', True),
+        ("instruction_following", '{"instructions": [{"class": "no:such_check", "args": {}}]}', False),
+        ("instruction_following", '{"instructions": []}', False),
+        ("instruction_following_llm_judge", '{"instructions": [{"class": "punctuation:no_comma"}]}', False),
+        ("llm_judge", "A cat on a mat.", True),
+    ],
+)
+def test_answer_forms(reward_type, answer, ok):
+    assert (S.answer_problem(reward_type, answer, None, [64, 48]) is None) == ok
+
+
+def test_negative_tolerance_is_invalid():
+    assert S.validate_record(record(tolerance=-0.1)) == [S.ANSWER_INVALID]
+
+
+def test_normalize_question_ignores_case_accents_punctuation_and_placeholders():
+    assert S.normalize_question("<image>What  is the CAFÉ's name?") == S.normalize_question(
+        "what is the cafe s name"
+    )
+
+
+def test_write_and_read_in_row_groups(tmp_path):
+    rows = [record(id=f"r{i}", answer=str(i)) for i in range(23)]
+    path = tmp_path / "x.parquet"
+    assert write_records(path, rows, row_group_size=5) == 23
+    assert pq.ParquetFile(path).num_row_groups == 5
+    assert count_rows(path) == 23
+    back = list(read_parquet_records(path, batch_size=4))
+    assert back == rows
+    assert [r["id"] for r in read_parquet_records(path, columns=["id"])] == [f"r{i}" for i in range(23)]
+    assert not (tmp_path / "x.parquet.partial").exists()
+
+
+def test_failed_write_leaves_no_file(tmp_path):
+    path = tmp_path / "y.parquet"
+    with pytest.raises(RuntimeError), RecordWriter(path) as w:
+        w.write(record())
+        raise RuntimeError("boom")
+    assert not path.exists()
+    assert not (tmp_path / "y.parquet.partial").exists()
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nope\.parquet"):
+        list(read_parquet_records(tmp_path / "nope.parquet"))
+
+
+def test_structured_answer_accepts_python_literals():
+    assert S.parse_structured("{'ACTION': 'CLICK'}") == {"ACTION": "CLICK"}
+    assert S.parse_structured(json.dumps([1, 2])) == [1, 2]
+    with pytest.raises(ValueError):
+        S.parse_structured("{not valid")
