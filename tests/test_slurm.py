@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,57 @@ def test_failing_job_fails_the_workflow(slurm_cluster, tmp_path):
     assert done.returncode != 0
     assert not (tmp_path / "never.txt").exists()
     assert (tmp_path / "logs" / "broken.log").read_text().strip() == "about to fail"
+
+
+RESUMABLE_WORKFLOW = textwrap.dedent(
+    """
+    rule resumable:
+        output:
+            "done.txt",
+        log:
+            "logs/resumable.log",
+        resources:
+            mem_mb=200,
+            runtime=10,
+        shell:
+            # like training: progress lives in a checkpoint beside the declared output
+            "if [ -e checkpoint ]; then"
+            " echo resumed job=$SLURM_JOB_ID > {output};"
+            " else echo $SLURM_JOB_ID > checkpoint; sleep 300; fi 2> {log}"
+    """
+)
+
+
+def test_requeued_job_restarts_and_resumes_from_its_checkpoint(slurm_cluster, tmp_path):
+    """What preemption does to a training job (sbatch --requeue, PreemptMode=REQUEUE): SLURM kills
+    it and queues the same job again; Snakemake keeps waiting and the rerun resumes."""
+    (tmp_path / "Snakefile").write_text(RESUMABLE_WORKFLOW)
+    cmd = [str(SNAKEMAKE), "--profile", str(CI_PROFILE), "--slurm-logdir", str(tmp_path / "sl"), "done.txt"]
+    env = {**slurm_cluster, "PATH": f"{SNAKEMAKE.parent}:{slurm_cluster.get('PATH', '')}"}
+    with open(tmp_path / "snakemake.out", "w") as out:
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        checkpoint = tmp_path / "checkpoint"
+        deadline = time.monotonic() + 180
+        while not (checkpoint.exists() and checkpoint.read_text().strip()):
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                tmp_path / "snakemake.out"
+            ).read_text()
+            time.sleep(0.5)
+        job_id = checkpoint.read_text().strip()
+        assert _run(["scontrol", "requeue", job_id]).returncode == 0
+        # a requeued job waits ~2 min before it is eligible again; make it eligible now
+        while "Reason=BeginTime" not in job_record(job_id):
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        assert _run(["scontrol", "update", f"jobid={job_id}", "StartTime=now"]).returncode == 0
+        assert proc.wait(timeout=240) == 0, (tmp_path / "snakemake.out").read_text()[-4000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (tmp_path / "done.txt").read_text().split() == ["resumed", f"job={job_id}"]
+    assert "Restarts=1" in job_record(job_id)
 
 
 @pytest.mark.skipif(not (REPO / "rules" / "eval.smk").exists(), reason="rules/eval.smk has not landed yet")

@@ -7,7 +7,8 @@
 #   FAKE_GPUS         number of fake GPUs on the node (default 2; 0 = no GRES)
 #   LOCAL_SLURM_INSTALL=0  never call apt-get (exit 3 if the daemons are missing)
 #
-# Exit codes: 0 cluster up, 3 SLURM not installed and not installable, 1 the node never came up.
+# Exit codes: 0 cluster up, 1 the node never came up, 3 SLURM not installed and not installable,
+# 4 daemons of another cluster (another LOCAL_SLURM_DIR) are running.
 # Running it again is harmless: daemons already up are kept unless the config changed.
 set -euo pipefail
 DIR=${LOCAL_SLURM_DIR:-/tmp/vero-local-slurm}
@@ -30,6 +31,16 @@ if [ "$(id -u)" != 0 ]; then
   # SlurmUser=root and the /etc/slurm link below need root.
   echo "local_slurm: must run as root to start slurmctld/slurmd" >&2; exit 3
 fi
+
+running() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# One cluster per machine (fixed ports, /etc/slurm): refuse to start beside daemons of another one.
+for daemon in slurmctld slurmd; do
+  if pgrep -x "$daemon" >/dev/null && ! running "$DIR/run/$daemon.pid"; then
+    echo "local_slurm: a $daemon not started from $DIR is running (PID $(pgrep -x "$daemon" | tr '\n' ' '));" \
+      "stop it first (LOCAL_SLURM_DIR=<its dir> $HERE/stop.sh)" >&2
+    exit 4
+  fi
+done
 
 mkdir -p "$DIR"/{etc,state,spool,log,run,gpus}
 NODE=$(hostname -s)
@@ -94,7 +105,6 @@ mkdir -p /etc/slurm
 ln -sfn "$DIR/etc/slurm.conf" /etc/slurm/slurm.conf
 ln -sfn "$DIR/etc/gres.conf" /etc/slurm/gres.conf
 
-running() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 if [ "$changed" = 1 ] && { running "$DIR/run/slurmctld.pid" || running "$DIR/run/slurmd.pid"; }; then
   echo "local_slurm: config changed, restarting the daemons" >&2
   LOCAL_SLURM_DIR=$DIR "$HERE/stop.sh"
