@@ -64,7 +64,6 @@ def test_cluster_profiles_submit_to_slurm_and_requeue():
 def test_ci_profile_status_checks_fit_the_local_cluster():
     prof = profile("ci-slurm")
     assert prof["slurm-status-command"] == "squeue"
-    assert prof["slurm-no-account"] is True
     start = (REPO / "scripts" / "local_slurm" / "start.sh").read_text()
     min_job_age = int(re.search(r"^MinJobAge=(\d+)$", start, re.M).group(1))
     # below 3x the first-check delay the plugin silently falls back to sacct (no accounting here)
