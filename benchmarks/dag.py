@@ -77,7 +77,7 @@ def main(argv=None):
             (f"paper ({len(base['experiments'])} experiments)", ROOT / "config" / "config.yaml"),
             (f"grid x{a.scale} ({len(base['experiments']) * a.scale} experiments)", big),
         ]
-        print(f"{'config':<32} {'jobs':>6} {'dry-run s (best of %d)' % a.repeats:>24}")
+        print(f"{'config':<32} {'jobs':>6} {f'dry-run s (best of {a.repeats})':>24}")
         for label, path in cases:
             runs = [dry_run(path, f"{tmp}/results") for _ in range(a.repeats)]
             best = min(t for t, _ in runs)

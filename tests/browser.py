@@ -39,7 +39,14 @@ def render(html_path: Path, screenshot: Path, *, width: int = 1200, height: int 
         )
     with tempfile.TemporaryDirectory() as profile:
         dom = subprocess.run(
-            [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", url],
+            [
+                exe,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                url,
+            ],
             check=True,
             capture_output=True,
             text=True,

@@ -29,11 +29,23 @@ def test_paper_config_carries_the_recipe():
     cfg = load_config(CONFIGS[0])
     t = cfg["train"]
     assert (t["algorithm"], t["learning_rate"], t["warmup_steps"]) == ("gspo", 1e-6, 40)
-    assert (t["batch_size"], t["mini_batch_size"], t["num_generations"], t["temperature"]) == (256, 128, 8, 1.0)
+    assert (t["batch_size"], t["mini_batch_size"], t["num_generations"], t["temperature"]) == (
+        256,
+        128,
+        8,
+        1.0,
+    )
     assert t["save_steps"] == 40
     assert cfg["reward"]["overlong"] == {"enabled": True, "buffer": 2048, "penalty": 1.0}
     j = cfg["reward"]["judge"]
-    assert (j["temperature"], j["top_p"], j["top_k"], j["max_tokens"], j["timeout_s"], j["max_concurrency"]) == (
+    assert (
+        j["temperature"],
+        j["top_p"],
+        j["top_k"],
+        j["max_tokens"],
+        j["timeout_s"],
+        j["max_concurrency"],
+    ) == (
         0.7,
         0.8,
         20,
@@ -92,7 +104,7 @@ def test_resolve_experiment_merges_overrides():
     single = resolve_experiment(cfg, "single_stem")
     assert single["categories"] == ["stem"]
     assert len(resolve_experiment(cfg, "mixed")["categories"]) == 6
-    with pytest.raises(ConfigError, match="experiments.nope"):
+    with pytest.raises(ConfigError, match=r"experiments\.nope"):
         resolve_experiment(cfg, "nope")
 
 
@@ -125,8 +137,8 @@ def test_readme_config_reference_matches_schema():
 
 
 def test_every_schema_key_is_documented():
-    from vero.config_doc import _rows
     from vero.config import load_schema
+    from vero.config_doc import _rows
 
     schema = load_schema()
     missing = [k for sec, sub in schema["properties"].items() for k, _, _, d in _rows(sub, sec) if not d]

@@ -46,7 +46,9 @@ def inputs(tmp_path):
         w.writerow(["mixed", "0.50", "0.40", "0.10"])
         w.writerow(["single_stem", "0.10", "0.20", "-0.10"])
     probe = tmp_path / "probe.json"
-    probe.write_text(json.dumps({"accuracy_mean": 0.91, "accuracy_std": 0.02, "chance": 0.167, "p_value": 0.001}))
+    probe.write_text(
+        json.dumps({"accuracy_mean": 0.91, "accuracy_std": 0.02, "chance": 0.167, "p_value": 0.001})
+    )
     umap_html = tmp_path / "umap.html"
     fig = go.Figure(go.Scatter(x=[0, 1, 2], y=[1, 0, 2], mode="markers", name="stem", text=["a", "b", "c"]))
     fig.write_html(umap_html, include_plotlyjs=True, full_html=True, div_id="umap-plot")
@@ -69,7 +71,7 @@ def test_report_holds_every_section_and_is_self_contained(inputs, tmp_path):
         assert h in text
     # tables, the probe figure and inlined images and plot: no external file is referenced
     assert "0.910" in text and "p = 0.0010" in text
-    assert text.count('<img alt=') == 4
+    assert text.count("<img alt=") == 4
     assert 'id="umap-plot"' in text
     assert 'class="neg"' in text and 'class="pos"' in text
     assert 'src="http' not in text

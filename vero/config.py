@@ -64,7 +64,9 @@ def validate_config(config: Mapping, schema: dict | None = None, *, source: str 
     cfg = copy.deepcopy(dict(config))
     schema = schema or load_schema()
     validator = _DefaultFillingValidator(schema)
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), key_path(e.absolute_path)))
+    errors = sorted(
+        validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), key_path(e.absolute_path))
+    )
     if errors:
         lines = [f"config key '{key_path(e.absolute_path)}': {e.message}" for e in errors[:10]]
         more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
@@ -100,7 +102,9 @@ def _check_semantics(cfg: dict, schema: dict) -> None:
                         f"expected one of {list(CATEGORIES)}"
                     )
         if name == "base":
-            raise ConfigError("config key 'experiments.base': 'base' is reserved for the untrained base model")
+            raise ConfigError(
+                "config key 'experiments.base': 'base' is reserved for the untrained base model"
+            )
 
 
 def load_config(path: str | Path, overrides: Mapping | None = None) -> dict:
@@ -137,7 +141,9 @@ def resolve_experiment(config: Mapping, name: str) -> dict:
     """
     experiments = config.get("experiments") or {}
     if name not in experiments:
-        raise ConfigError(f"config key 'experiments.{name}': no such experiment; known: {sorted(experiments)}")
+        raise ConfigError(
+            f"config key 'experiments.{name}': no such experiment; known: {sorted(experiments)}"
+        )
     exp = experiments[name]
     resolved = {
         "name": name,

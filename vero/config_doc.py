@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from vero.config import REPO_ROOT, load_schema
 
@@ -54,14 +53,29 @@ def _rows(schema: dict, prefix: str) -> list[tuple[str, str, str, str]]:
 def render(schema: dict | None = None) -> str:
     schema = schema or load_schema()
     out = [BEGIN]
-    top = [(k, v) for k, v in schema["properties"].items() if not (v.get("type") == "object" or "properties" in v)]
+    top = [
+        (k, v)
+        for k, v in schema["properties"].items()
+        if not (v.get("type") == "object" or "properties" in v)
+    ]
     out += ["", "| key | type | default | description |", "|---|---|---|---|"]
-    out += [f"| `{k}` | {_type(v)} | {_default(v)} | {' '.join(str(v.get('description', '')).split())} |" for k, v in top]
+    out += [
+        f"| `{k}` | {_type(v)} | {_default(v)} | {' '.join(str(v.get('description', '')).split())} |"
+        for k, v in top
+    ]
     for section, sub in schema["properties"].items():
         if (section, sub) in top:
             continue
         desc = " ".join(str(sub.get("description", "")).split())
-        out += ["", f"#### `{section}`", "", desc, "", "| key | type | default | description |", "|---|---|---|---|"]
+        out += [
+            "",
+            f"#### `{section}`",
+            "",
+            desc,
+            "",
+            "| key | type | default | description |",
+            "|---|---|---|---|",
+        ]
         out += [f"| `{k}` | {t} | {d} | {ds} |" for k, t, d, ds in _rows(sub, section)]
     out += ["", END]
     return "\n".join(out)

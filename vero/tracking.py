@@ -134,6 +134,9 @@ def init_run(
             settings=wandb.Settings(init_timeout=float(wandb_cfg.get("init_timeout_s", 60)), silent=True),
         )
     except Exception as e:
-        print(f"[vero.tracking] W&B unavailable ({type(e).__name__}: {e}); continuing without it", file=sys.stderr)
+        print(
+            f"[vero.tracking] W&B unavailable ({type(e).__name__}: {e}); continuing without it",
+            file=sys.stderr,
+        )
         return TrackedRun(None, meta)
     return TrackedRun(run, meta)

@@ -52,7 +52,8 @@ def resources_for(config: Mapping, rule_name: str) -> dict:
         from vero.config import ConfigError
 
         raise ConfigError(
-            f"config key 'resources.{rule_name}': unknown resource(s) {unknown}; allowed: {list(RESOURCE_KEYS)}"
+            f"config key 'resources.{rule_name}': unknown resource(s) {unknown}; "
+            f"allowed: {list(RESOURCE_KEYS)}"
         )
     return {k: v for k, v in merged.items() if v is not None}
 

@@ -66,7 +66,13 @@ def _fmt(cell: str) -> str:
 def _table_html(header: list[str], rows: list[list[str]], delta_cols: tuple[str, ...] = ()) -> str:
     if not header:
         return "<p><em>no rows</em></p>"
-    out = ["<table>", "<thead><tr>", *[f"<th>{html.escape(h)}</th>" for h in header], "</tr></thead>", "<tbody>"]
+    out = [
+        "<table>",
+        "<thead><tr>",
+        *[f"<th>{html.escape(h)}</th>" for h in header],
+        "</tr></thead>",
+        "<tbody>",
+    ]
     for row in rows:
         out.append("<tr>")
         for h, cell in zip(header, row, strict=False):
