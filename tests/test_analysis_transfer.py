@@ -28,13 +28,17 @@ def test_rows_follow_category_order_with_mixed_last():
 
 
 def test_deltas_in_points_and_missing_cells(tmp_path):
-    base = {"categories": dict.fromkeys(CATEGORIES, 0.5), "overall": 0.5}
+    # plain numbers (fractions, scaled by 100) and vero.eval's {"score": ...} objects both work
+    base = {
+        "categories": {c: {"score": 0.5, "n_benchmarks": 2} for c in CATEGORIES},
+        "overall": {"score": 0.5},
+    }
     summaries = {
         "single_chart_ocr": {
             "categories": {**dict.fromkeys(CATEGORIES, 0.45), "chart_ocr": 0.7},
             "overall": 0.5,
         },
-        "single_stem": {"categories": {"stem": 0.6}},
+        "single_stem": {"categories": {"stem": 0.6, "chart_ocr": {"score": None}}},
         "mixed": {"categories": dict.fromkeys(CATEGORIES, 0.55), "overall": 0.55},
     }
     table, missing = transfer_table(transfer_rows(CFG), summaries, base, scale=100)

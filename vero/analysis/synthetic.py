@@ -142,10 +142,14 @@ def write_synthetic_results(
                 for t in rows:
                     f.write(json.dumps({k2: v for k2, v in t.items() if k2 != "experiment"}) + "\n")
                 f.write("{not json\n")  # one malformed line: it must be dropped and counted
-        cats = {c: 0.3 + 0.05 * j + (0.0 if exp == "base" else 0.02 * k) for j, c in enumerate(CATEGORIES)}
-        (d / "summary.json").write_text(
-            json.dumps({"benchmarks": {}, "categories": cats, "overall": sum(cats.values()) / len(cats)})
-        )
+        # the shape vero.eval.aggregate writes: percentages, {"score": ...} per category and overall
+        cats = {c: 30.0 + 5 * j + (0.0 if exp == "base" else 2.0 * k) for j, c in enumerate(CATEGORIES)}
+        summary = {
+            "benchmarks": {},
+            "categories": {c: {"score": v, "n_benchmarks": 1} for c, v in cats.items()},
+            "overall": {"score": sum(cats.values()) / len(cats)},
+        }
+        (d / "summary.json").write_text(json.dumps(summary))
         if exp != "base":
             run = results_dir / "runs" / exp
             run.mkdir(parents=True, exist_ok=True)

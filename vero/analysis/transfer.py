@@ -38,13 +38,23 @@ def transfer_rows(config: Mapping) -> list[tuple[str, str]]:
     return rows
 
 
+def score_of(value) -> float | None:
+    """A score from a summary entry: a number, or an object with a numeric `score`
+    (vero.eval.aggregate writes `{"score": ..., "n_benchmarks": ...}`); None when absent."""
+    if isinstance(value, Mapping):
+        value = value.get("score")
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
 def transfer_table(
-    rows: list[tuple[str, str]], summaries: Mapping[str, dict], base: dict, *, scale: float = 100.0
+    rows: list[tuple[str, str]], summaries: Mapping[str, dict], base: dict, *, scale: float = 1.0
 ):
     """Wide table: experiment, trained_on, one delta column per evaluated category, overall.
 
-    A category missing from either summary gives NaN for that cell (and is named in the
-    returned `missing` list), not an error.
+    Deltas are (score − base score) × `scale`. A category without a score in either summary
+    gives NaN for that cell (and is named in the returned `missing` list), not an error.
     """
     import pandas as pd
 
@@ -55,18 +65,14 @@ def transfer_table(
         s = summaries[exp].get("categories", {})
         row = {"experiment": exp, "trained_on": label}
         for c in cats:
-            a, b = s.get(c), base_cats.get(c)
-            if isinstance(a, int | float) and isinstance(b, int | float):
-                row[c] = (float(a) - float(b)) * scale
+            a, b = score_of(s.get(c)), score_of(base_cats.get(c))
+            if a is not None and b is not None:
+                row[c] = (a - b) * scale
             else:
                 row[c] = math.nan
                 missing.append(f"{exp}:{c}")
-        ov, bov = summaries[exp].get("overall"), base.get("overall")
-        row["overall"] = (
-            (float(ov) - float(bov)) * scale
-            if isinstance(ov, int | float) and isinstance(bov, int | float)
-            else math.nan
-        )
+        ov, bov = score_of(summaries[exp].get("overall")), score_of(base.get("overall"))
+        row["overall"] = (ov - bov) * scale if ov is not None and bov is not None else math.nan
         out.append(row)
     return pd.DataFrame(out, columns=["experiment", "trained_on", *cats, "overall"]), missing
 
