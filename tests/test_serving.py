@@ -258,3 +258,30 @@ def test_vllm_python_comes_from_the_environment_when_set(monkeypatch):
     assert serving.vllm_server_command("m", 1, {"gpus": 1})[0] == "/opt/vllm-env/bin/python"
     monkeypatch.delenv(serving.VLLM_PYTHON_ENV)
     assert serving.vllm_server_command("m", 1, {"gpus": 1})[0] == sys.executable
+
+
+def test_run_under_judge_builds_the_command_from_the_gpus_left_to_training(fake, tmp_path):
+    out = tmp_path / "child.txt"
+
+    def launcher(judge):
+        n = len(judge.training_devices)
+        return [
+            sys.executable,
+            "-c",
+            f"import os; open({str(out)!r}, 'w').write('{n} ' + os.environ['CUDA_VISIBLE_DEVICES'])",
+        ]
+
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1,2,3,4,5,6,7"}
+    code = serving.run_under_judge(
+        launcher,
+        serve_cfg(gpus=2),
+        "judge",
+        port=fake["port"],
+        command=fake["command"](),
+        env=env,
+        poll_interval_s=0.05,
+    )
+    assert code == 0
+    assert out.read_text() == "6 0,1,2,3,4,5"
+    assert fake["recorded"]()["cuda"] == "6,7"
+    assert not alive(fake["recorded"]()["pid"])

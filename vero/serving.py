@@ -28,7 +28,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -259,15 +259,23 @@ def judge_server(
 
 
 def run_under_judge(
-    cmd: Sequence[str], serve_cfg: Mapping, model: str, *, api_key_env: str | None = None, **server_kwargs
+    cmd: Sequence[str] | Callable[[JudgeServer], Sequence[str]],
+    serve_cfg: Mapping,
+    model: str,
+    *,
+    api_key_env: str | None = None,
+    **server_kwargs,
 ) -> int:
     """Run `cmd` (the training launcher) beside a judge server; returns its exit status.
 
+    `cmd` may be a function of the running server, for launchers whose process count depends on
+    the GPUs left to training (`len(judge.training_devices)`).
     SIGTERM/SIGINT reaching this process are forwarded to the command's process group first, so a
     preempted training run gets the chance to stop cleanly; the server is stopped afterwards.
     """
     with judge_server(serve_cfg, model, api_key_env=api_key_env, **server_kwargs) as judge:
-        child = subprocess.Popen(list(cmd), env=judge.training_env(), start_new_session=True)
+        argv = list(cmd(judge) if callable(cmd) else cmd)
+        child = subprocess.Popen(argv, env=judge.training_env(server_kwargs.get("env")), start_new_session=True)
         try:
             return child.wait()
         finally:
