@@ -275,7 +275,9 @@ def run_under_judge(
     """
     with judge_server(serve_cfg, model, api_key_env=api_key_env, **server_kwargs) as judge:
         argv = list(cmd(judge) if callable(cmd) else cmd)
-        child = subprocess.Popen(argv, env=judge.training_env(server_kwargs.get("env")), start_new_session=True)
+        child = subprocess.Popen(
+            argv, env=judge.training_env(server_kwargs.get("env")), start_new_session=True
+        )
         try:
             return child.wait()
         finally:
