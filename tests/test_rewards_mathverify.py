@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vero.rewards import compute_reward
-from vero.rewards.mathverify_pool import MathVerifyPool, plain_number_decision, too_costly
+from vero.rewards.closed_form import closed_form_decision
+from vero.rewards.mathverify_pool import MathVerifyPool, too_costly
 from vero.rewards.mathverify_worker import equivalent
 
 
@@ -90,6 +91,8 @@ def test_compute_reward_numeric_from_a_thread():
         ("(x+1)^{2000}", True),
         ("2**999", True),
         ("100!", True),
+        (r"\frac{\sqrt{2}}{(1+x)}", False),
+        ("{" * 40 + "1" + "}" * 40, True),  # nesting the LaTeX parser recurses through
     ],
 )
 def test_too_costly(pred, costly):
@@ -97,12 +100,43 @@ def test_too_costly(pred, costly):
     assert too_costly("1" * 5000)
 
 
-def test_plain_number_decision_cases():
-    assert plain_number_decision("3", "3.0", None) == 1.0
-    assert plain_number_decision("3", "4", None) == 0.0
-    assert plain_number_decision("100", "104", 0.05) == 1.0
-    assert plain_number_decision("0.3333333", "0.333333", None) is None  # left to math-verify
-    assert plain_number_decision("1/2", "0.5", None) is None  # not plain
+@pytest.mark.parametrize(
+    ("gold", "pred", "expected"),
+    [
+        (r"184\sqrt{2}", r"184\sqrt{3}", 0.0),  # far apart: decided without sympy's simplify
+        (r"2\sqrt{2}", r"\sqrt{8}", 1.0),
+        (r"\frac{1}{3}", "0.333333", 1.0),  # close: math-verify's rounding decides
+        (r"\pi", "3.14", 0.0),
+        ("x=2", "2", 1.0),  # not a plain number: math-verify decides
+    ],
+)
+def test_worker_equivalence(gold, pred, expected):
+    assert equivalent(gold, pred, None)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("gold", "pred", "tolerance", "expected"),
+    [
+        ("3", "3.0", None, 1.0),
+        ("3", "4", None, 0.0),
+        ("100", "104", 0.05, 1.0),
+        ("3", "3.15", 0.05, 1.0),  # inclusive bound
+        ("0.5", "1/2", None, 1.0),
+        ("13", r"\frac{104}{8}", None, 1.0),
+        (r"\frac{1}{2}", r"\dfrac{2}{4}", None, 1.0),
+        (r"2\sqrt{2}", r"\sqrt{8}", None, 1.0),
+        (r"\frac{\sqrt{3}}{2}", r"\frac{\sqrt{12}}{4}", None, 1.0),
+        ("-3", "3", None, 0.0),
+        ("6", r"\sqrt{36}", None, 1.0),
+        (r"184\sqrt{2}", r"184\sqrt{3}", None, 0.0),
+        ("0.3333333", "0.333333", None, None),  # within math-verify's rounding: it decides
+        ("1/3", "0.333333", None, None),
+        ("1,000", "1000", None, None),  # not a simple closed form: math-verify decides
+        ("x", "1", None, None),
+    ],
+)
+def test_closed_form_decision(gold, pred, tolerance, expected):
+    assert closed_form_decision(gold, pred, tolerance) == expected
 
 
 _decimal_text = st.decimals(
@@ -110,10 +144,67 @@ _decimal_text = st.decimals(
 ).map(lambda d: format(d.normalize(), "f"))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _math_verify(gold: str, pred: str) -> float:
+    from math_verify import parse, verify
+
+    g = parse(f"${gold}$", parsing_timeout=None)
+    p = parse(f"${pred}$", parsing_timeout=None)
+    return float(verify(g, p, timeout_seconds=None))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(gold=_decimal_text, delta=st.sampled_from(["0", "1e-7", "1e-6", "1e-5", "1e-3", "0.5", "1", "1000"]))
-def test_plain_number_shortcut_agrees_with_math_verify(gold, delta):
+def test_decimal_shortcut_agrees_with_math_verify(gold, delta):
     pred = format((Decimal(gold) + Decimal(delta)).normalize(), "f")
-    decided = plain_number_decision(gold, pred, None)
+    decided = closed_form_decision(gold, pred, None)
     if decided is not None:
-        assert decided == equivalent(gold, pred, None)[0], (gold, pred)
+        assert decided == _math_verify(gold, pred), (gold, pred)
+
+
+_closed_form = st.builds(
+    lambda a, b, kind: {0: f"{a}\\sqrt{{{b}}}", 1: f"\\frac{{{a}}}{{{b}}}", 2: f"{a}^{{{b % 4}}}"}[kind],
+    st.integers(1, 60),
+    st.integers(2, 30),
+    st.integers(0, 2),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gold=_closed_form, pred=_closed_form)
+def test_worker_shortcut_agrees_with_plain_verify(gold, pred):
+    assert equivalent(gold, pred, None)[0] == _math_verify(gold, pred), (gold, pred)
+
+
+_SURD_FORMS = (
+    "{a}",
+    "{a}.{b}",
+    "\\frac{{{a}}}{{{c}}}",
+    "{a}/{c}",
+    "{a}\\sqrt{{{b}}}",
+    "\\sqrt{{{b}}}",
+    "\\frac{{\\sqrt{{{b}}}}}{{{c}}}",
+    "\\dfrac{{{a}\\sqrt{{{b}}}}}{{{c}}}",
+)
+_surd = st.builds(
+    lambda sign, form, a, b, c: sign + form.format(a=a, b=b, c=c),
+    st.sampled_from(["", "-"]),
+    st.sampled_from(_SURD_FORMS),
+    st.integers(0, 40),
+    st.integers(0, 50),
+    st.integers(1, 12),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gold=_surd, pred=_surd)
+def test_closed_form_shortcut_agrees_with_math_verify(gold, pred):
+    decided = closed_form_decision(gold, pred, None)
+    if decided is not None:
+        assert decided == _math_verify(gold, pred), (gold, pred)
+
+
+def test_closed_form_forms_are_recognised():
+    from vero.rewards.closed_form import closed_form_value
+
+    for form in _SURD_FORMS:
+        assert closed_form_value(form.format(a=3, b=5, c=7)) is not None, form

@@ -127,6 +127,14 @@ def test_grounding_iou_exactly_half_counts_as_a_match():
     assert grounding_score(below, gold) == 0.0
 
 
+def test_grounding_uses_the_optimal_assignment_not_greedy():
+    gold = [(0.0, 0.0, 10.0, 10.0), (4.0, 0.0, 14.0, 10.0)]
+    pred = [(1.0, 0.0, 11.0, 10.0), (-3.0, 0.0, 7.0, 10.0)]
+    # Greedy pairs pred 0 with gold 0 (IoU 0.82) and leaves pred 1 with gold 1 (0.18): one match, 0.94.
+    # The Hungarian assignment (max total IoU) pairs 0↔1 and 1↔0 (0.54 each): two matches, clipped to 1.
+    assert grounding_score(pred, gold) == 1.0
+
+
 def test_grounding_false_positives_lower_the_score():
     gold = np.array([[0.0, 0.0, 10.0, 10.0]])
     pred = np.array([[0.0, 0.0, 10.0, 6.0], [50.0, 50.0, 60.0, 60.0], [70.0, 70.0, 80.0, 80.0]])

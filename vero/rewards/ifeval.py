@@ -69,8 +69,10 @@ def _ifeval_modules():
         instructions_util.nltk = proxy
     try:
         from langdetect import DetectorFactory
+        from langdetect.detector_factory import init_factory
 
         DetectorFactory.seed = 0  # langdetect is random by default; rewards must be reproducible
+        init_factory()  # load its language profiles now (~1 s) rather than inside the first reward call
     except ImportError:
         pass
     logging.getLogger(instructions.__name__).setLevel(logging.CRITICAL)  # "unable to detect language" spam

@@ -6,8 +6,9 @@ process (mathverify_worker.py) that arms a sub-second deadline on its own main t
 still has not answered `grace_s` after the deadline (stuck in C code), it is killed and replaced. The
 parent never blocks longer than deadline + grace, from any thread.
 
-Cheap cases never reach a worker: two plain decimal numbers are compared here (the decisions agree with
-math-verify, see tests), and predictions that are far too costly to expand are refused up front.
+Cheap cases never reach a worker: two simple closed forms (numbers, fractions, square roots) are
+compared here when the outcome is certain (closed_form.py; the decisions agree with math-verify, see
+tests), and predictions that are far too costly to expand are refused up front.
 """
 
 from __future__ import annotations
@@ -21,15 +22,15 @@ import subprocess
 import sys
 import threading
 from collections import OrderedDict
-from decimal import Decimal, InvalidOperation
 from multiprocessing.connection import Connection
 from pathlib import Path
+
+from vero.rewards.closed_form import closed_form_decision
 
 WORKER_SCRIPT = Path(__file__).with_name("mathverify_worker.py")
 STARTUP_TIMEOUT_S = 120.0
 GRACE_S = 0.5
 
-_PLAIN_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 # Expansions math-verify would try and never finish: 3-digit exponents or factorials, power towers.
 _COSTLY_RE = re.compile(r"(?:\^|\*\*)\s*\{?\s*[+-]?\(?\s*\d{3,}|\d{3,}\s*\)?\s*!|\\binom\s*\{\s*\d{4,}")
 MAX_PRED_CHARS = 1000
@@ -39,34 +40,29 @@ class MathVerifyUnavailable(RuntimeError):
     """The math-verify worker could not be started (a broken environment, not a bad completion)."""
 
 
-def plain_number_decision(gold: str, pred: str, tolerance: float | None) -> float | None:
-    """1.0 or 0.0 when both sides are plain decimals and the outcome is certain, else None (ask math-verify).
+MAX_NESTING = 12
 
-    Equal values are equal under math-verify too. Unequal values are declared different only when they
-    differ by more than 1e-4 relative AND 1e-5 absolute, beyond the reach of math-verify's 6-digit rounding.
-    """
-    g_text, p_text = gold.strip(), pred.strip()
-    if not (_PLAIN_NUMBER_RE.fullmatch(g_text) and _PLAIN_NUMBER_RE.fullmatch(p_text)):
-        return None
-    try:
-        g, p = Decimal(g_text), Decimal(p_text)
-    except InvalidOperation:
-        return None
-    if g == p:
-        return 1.0
-    diff = abs(g - p)
-    if tolerance is not None:
-        bound = abs(Decimal(repr(float(tolerance))) * g) if g != 0 else abs(Decimal(repr(float(tolerance))))
-        if diff <= bound:
-            return 1.0
-    if diff > Decimal("1e-4") * max(abs(g), abs(p)) and diff > Decimal("1e-5"):
-        return 0.0
-    return None
+
+def _nesting_depth(text: str) -> int:
+    depth = deepest = 0
+    for c in text:
+        if c in "{([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "})]":
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 def too_costly(pred: str) -> bool:
-    """Predictions no grader should expand: very long, huge exponents or factorials, power towers."""
-    return len(pred) > MAX_PRED_CHARS or pred.count("^") > 2 or bool(_COSTLY_RE.search(pred))
+    """Predictions no grader should expand: very long, huge exponents or factorials, power towers, or
+    brackets nested deeper than any real answer (the LaTeX parser recurses on each level)."""
+    return (
+        len(pred) > MAX_PRED_CHARS
+        or pred.count("^") > 2
+        or bool(_COSTLY_RE.search(pred))
+        or _nesting_depth(pred) > MAX_NESTING
+    )
 
 
 class _Worker:
@@ -150,7 +146,7 @@ class MathVerifyPool:
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple, tuple[float, str | None]] = OrderedDict()
-        self._cache_size = cache_size
+        self.cache_size = cache_size  # 0 disables memoization (the benchmark measures uncached calls)
         self.stats: dict[str, int] = {"calls": 0, "worker_calls": 0, "timeouts": 0, "respawns": 0}
         for _ in range(workers):
             w = _Worker()
@@ -161,7 +157,7 @@ class MathVerifyPool:
         self, gold: str, pred: str, tolerance: float | None, timeout_s: float
     ) -> tuple[float, str | None]:
         self.stats["calls"] += 1
-        decided = plain_number_decision(gold, pred, tolerance)
+        decided = closed_form_decision(gold, pred, tolerance)
         if decided is not None:
             return decided, (None if decided else "mismatch")
         if too_costly(pred):
@@ -173,10 +169,11 @@ class MathVerifyPool:
                 self._cache.move_to_end(key)
                 return hit
         result = self._ask_worker(gold, pred, tolerance, timeout_s)
-        with self._lock:
-            self._cache[key] = result
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        if self.cache_size > 0:
+            with self._lock:
+                self._cache[key] = result
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
         return result
 
     def _ask_worker(

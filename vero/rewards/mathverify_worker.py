@@ -71,15 +71,50 @@ def equivalent(gold: str, pred: str, tolerance: float | None) -> tuple[float, st
     pred_parsed = _parse(pred)
     if not pred_parsed:
         return 0.0, "unparsed_pred"
+    g, p = _closed_form_value(gold_parsed), _closed_form_value(pred_parsed)
+    if g is not None and p is not None:
+        if tolerance is not None:
+            bound = abs(tolerance * g) if g != 0 else abs(tolerance)
+            if abs(p - g) <= bound:
+                return 1.0, None
+        # Two closed-form numbers far apart: verify would only spend tens of ms in sympy's simplify
+        # to say no. Differences within reach of its 6-digit rounding still go to verify.
+        if _clearly_different(g, p):
+            return 0.0, "mismatch"
     if verify(gold_parsed, pred_parsed, timeout_seconds=None):
         return 1.0, None
-    if tolerance is not None:
+    if tolerance is not None and g is None:
         g, p = _as_float(gold_parsed), _as_float(pred_parsed)
         if g is not None and p is not None:
             bound = abs(tolerance * g) if g != 0 else abs(tolerance)
             if abs(p - g) <= bound:
                 return 1.0, None
     return 0.0, "mismatch"
+
+
+def _closed_form_value(parsed: list) -> float | None:
+    """The value of the first parsed item when it is a plain real number expression (no symbols, not a
+    relation, set or matrix); None otherwise."""
+    from sympy import Expr
+
+    for item in parsed:
+        if isinstance(item, str):
+            continue
+        if not isinstance(item, Expr) or not item.is_number:
+            return None
+        try:
+            value = complex(item.evalf(20))
+        except Exception:
+            return None
+        if value.imag != 0 or not math.isfinite(value.real):
+            return None
+        return value.real
+    return None
+
+
+def _clearly_different(a: float, b: float) -> bool:
+    diff = abs(a - b)
+    return diff > 1e-4 * max(abs(a), abs(b)) and diff > 1e-5
 
 
 def guarded(gold: str, pred: str, tolerance: float | None, deadline_s: float) -> tuple[float, str | None]:

@@ -73,45 +73,43 @@ def check_box_gold(answer: str) -> None:
         raise ValueError(f"box ground truth {answer!r}: {exc}") from None
 
 
-def _to_model_coords(boxes, ctx: RouteContext) -> np.ndarray:
-    arr = np.asarray(boxes, dtype=float)
-    if ctx.coords == "qwen1000":
-        if not ctx.image_size:
-            raise ValueError(
-                "coords='qwen1000' needs the sample's image_size (w, h) to convert the gold boxes"
-            )
-        w, h = ctx.image_size
-        arr = arr * np.array([1000.0 / w, 1000.0 / h, 1000.0 / w, 1000.0 / h])
-    elif ctx.coords != "absolute":
+def _to_model_coords(boxes, ctx: RouteContext) -> list[tuple[float, float, float, float]]:
+    if ctx.coords == "absolute":
+        return list(boxes)
+    if ctx.coords != "qwen1000":
         raise ValueError(f"unknown coords {ctx.coords!r}")
-    return arr
+    if not ctx.image_size:
+        raise ValueError("coords='qwen1000' needs the sample's image_size (w, h) to convert the gold boxes")
+    sx, sy = 1000.0 / ctx.image_size[0], 1000.0 / ctx.image_size[1]
+    return [(x1 * sx, y1 * sy, x2 * sx, y2 * sy) for x1, y1, x2, y2 in boxes]
 
 
-def iou_matrix(pred: np.ndarray, gold: np.ndarray) -> np.ndarray:
-    """IoU of every predicted box (rows) with every gold box (columns); boxes are x1, y1, x2, y2."""
-    px1, py1, px2, py2 = (pred[:, i : i + 1] for i in range(4))
-    gx1, gy1, gx2, gy2 = (gold[:, i] for i in range(4))
-    iw = np.clip(np.minimum(px2, gx2) - np.maximum(px1, gx1), 0, None)
-    ih = np.clip(np.minimum(py2, gy2) - np.maximum(py1, gy1), 0, None)
+def box_iou(a, b) -> float:
+    """IoU of two boxes (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2; 0 when the union is empty."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
     inter = iw * ih
-    union = (px2 - px1) * (py2 - py1) + (gx2 - gx1) * (gy2 - gy1) - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = np.where(union > 0, inter / union, 0.0)
-    return np.nan_to_num(iou, nan=0.0, posinf=0.0, neginf=0.0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
-def grounding_score(pred: np.ndarray, gold: np.ndarray) -> float:
+def grounding_score(pred, gold) -> float:
     """1.0·mean IoU of matches + 0.75·F1 − 0.5·½(FP rate + FN rate), clipped to [0, 1]; a match is a
-    Hungarian pair with IoU ≥ 0.5."""
+    Hungarian pair (scipy `linear_sum_assignment`, maximizing total IoU) with IoU ≥ 0.5."""
     n_pred, n_gold = len(pred), len(gold)
     if n_pred == 0 or n_gold == 0:
         return 0.0
-    iou = iou_matrix(pred, gold)
-    rows, cols = linear_sum_assignment(iou, maximize=True)
-    matched = iou[rows, cols]
-    matched = matched[matched >= IOU_THRESHOLD]
+    iou = [[box_iou(p, g) for g in gold] for p in pred]
+    if n_pred == 1 or n_gold == 1:  # the optimal assignment is the single best pair
+        pairs = [max((v for row in iou for v in row), default=0.0)]
+    else:
+        rows, cols = linear_sum_assignment(np.asarray(iou), maximize=True)
+        pairs = [iou[r][c] for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
+    matched = [v for v in pairs if v >= IOU_THRESHOLD]
     tp = len(matched)
-    mean_iou = float(matched.mean()) if tp else 0.0
+    mean_iou = sum(matched) / tp if tp else 0.0
     precision, recall = tp / n_pred, tp / n_gold
     f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
     fp_rate, fn_rate = (n_pred - tp) / n_pred, (n_gold - tp) / n_gold
@@ -124,8 +122,7 @@ def grounding_reward(pred: str, answer: str, ctx: RouteContext) -> float:
     if not boxes:
         return 0.0
     gold = _to_model_coords(gold_boxes(answer), ctx)
-    guess = np.asarray([_ordered_box(b) for b in boxes], dtype=float)
-    return grounding_score(guess, gold)
+    return grounding_score([_ordered_box(b) for b in boxes], gold)
 
 
 def clicking_reward(pred: str, answer: str, ctx: RouteContext) -> float:
@@ -135,5 +132,4 @@ def clicking_reward(pred: str, answer: str, ctx: RouteContext) -> float:
         return 0.0
     x, y = points[0]
     gold = _to_model_coords(gold_boxes(answer), ctx)
-    inside = (gold[:, 0] <= x) & (x <= gold[:, 2]) & (gold[:, 1] <= y) & (y <= gold[:, 3])
-    return 1.0 if bool(inside.any()) else 0.0
+    return 1.0 if any(x1 <= x <= x2 and y1 <= y <= y2 for x1, y1, x2, y2 in gold) else 0.0

@@ -1,0 +1,364 @@
+"""Throughput and latency of the Vero reward, per route, on one core.
+
+Builds a mixed corpus (default 11,000 completions over every route that needs no judge), about 85 %
+realistic outputs (right, wrong, unboxed, other formats, malformed layouts, think blocks of tens to
+hundreds of words) and 15 % adversarial ones (random fragments of tags, braces, JSON and LaTeX; very
+long answers; expansions math-verify cannot finish). Every completion is distinct and the math-verify
+result cache is off, so the figures are for uncached calls. Start-up (worker process, lm-eval import)
+is excluded by a warm-up pass.
+
+    taskset -c 0 .venv/bin/python benchmarks/rewards.py
+
+Prints rewards/s, p50/p99/max latency per route and overall, and checks the targets of the reward
+library: every non-numeric route >= 5,000 rewards/s, numeric >= 700/s, no call over 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import statistics
+import string
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from tqdm import tqdm
+
+from vero.rewards import JUDGE_REWARD_TYPES, REWARD_TYPES, RewardConfig, compute_reward
+from vero.rewards.mathverify_pool import get_pool
+
+ROUTES = [rt for rt in REWARD_TYPES if rt not in JUDGE_REWARD_TYPES]
+TARGET_RPS = {rt: 700.0 if rt == "numeric" else 5000.0 for rt in ROUTES}
+MAX_CALL_S = 1.0
+# IFEval checkers that run langdetect (a few ms per call): reported as a separate row too.
+LANGDETECT_CHECKERS = {
+    "LowercaseLettersEnglishChecker",
+    "CapitalLettersEnglishChecker",
+    "ResponseLanguageChecker",
+}
+
+FILLER = (
+    "the chart shows a rise in sales then we compare the two bars carefully and check the axis label "
+    "before counting each object in the image one by one so the total must be correct wait let me "
+    "recheck the legend colour and the value near the top of the plot"
+)
+WORDS = tuple(FILLER.split())
+NOUNS = [
+    "Eiffel Tower",
+    "red mug",
+    "golden retriever",
+    "Mount Fuji",
+    "São Paulo",
+    "traffic light",
+    "blue car",
+]
+SYNONYMS = [
+    ["couch", "sofa"],
+    ["car", "automobile"],
+    ["mug", "cup"],
+    ["tv", "television"],
+    ["bike", "bicycle"],
+]
+FRAGMENTS = [
+    "<think>",
+    "</think>",
+    "<answer>",
+    "</answer>",
+    r"\boxed{",
+    "{",
+    "}",
+    "[",
+    "]",
+    '{"bbox_2d": [',
+    '{"point_2d": [',
+    r"\frac{",
+    "^{",
+    "1,000",
+    "nan",
+    "None",
+    '"',
+    "\\",
+    "é",
+    "\n",
+    " ",
+]
+
+
+def think(rng: random.Random) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 400)))
+
+
+def wrap(rng: random.Random, answer: str, *, boxed: bool = True) -> str:
+    """A realistic output: mostly well formed, sometimes unboxed or with a broken layout."""
+    body = f"The answer is \\boxed{{{answer}}}." if boxed else answer
+    roll = rng.random()
+    if roll < 0.80:
+        return f"<think>{think(rng)}</think>\n<answer>{body}</answer>"
+    if roll < 0.90:
+        return f"<think>{think(rng)}</think>\n<answer>{answer}</answer>"  # unboxed
+    if roll < 0.95:
+        return f"{think(rng)} {body}"  # no tags
+    return f"<think>{think(rng)}</think><answer>{body}</answer> trailing text"
+
+
+def adversarial(rng: random.Random, route: str) -> str:
+    roll = rng.random()
+    if roll < 0.6:
+        junk = "".join(rng.choice(FRAGMENTS + list(string.printable)) for _ in range(rng.randint(1, 300)))
+        return (
+            f"<think>{think(rng)}</think><answer>\\boxed{{{junk}}}</answer>" if rng.random() < 0.5 else junk
+        )
+    if roll < 0.8:
+        long_answer = "9" * rng.randint(1000, 20000)
+        return f"<think>x</think><answer>\\boxed{{{long_answer}}}</answer>"
+    if roll < 0.9:
+        nested = "{" * 200 + "1" + "}" * 200
+        return f"<think>x</think><answer>\\boxed{{{nested}}}</answer>"
+    costly = rng.choice(["(x+1)^{2000}", "2^{2^{2^{2^{10}}}}", "9999!", "(x+y)^{500}-(x-y)^{500}"])
+    return f"<think>x</think><answer>\\boxed{{{costly}}}</answer>"
+
+
+def sample(rng: random.Random, route: str, i: int) -> dict:
+    """One corpus item: the completion plus the sample's reward fields."""
+    item: dict = {"reward_type": route, "tolerance": None, "image_size": (640, 480)}
+    right = rng.random() < 0.5
+    if route in ("string_match", "search"):
+        gold = rng.choice(NOUNS)
+        pred = rng.choice([gold, gold.lower(), f"the {gold}", gold.upper()]) if right else rng.choice(NOUNS)
+        item.update(answer=gold, completion=wrap(rng, f"{pred} {i}" if not right else pred))
+    elif route == "counting":
+        n = rng.randint(0, 60)
+        pred = str(n) if right else str(n + rng.randint(1, 5))
+        item.update(answer=str(n), completion=wrap(rng, pred if rng.random() < 0.9 else pred + ".0"))
+    elif route == "multiple_choice":
+        gold = rng.choice("ABCD")
+        pred = (
+            rng.choice([gold, f"({gold})", gold.lower()]) if right else rng.choice([*"ABCD", f"{gold}. cat"])
+        )
+        item.update(answer=gold, completion=wrap(rng, pred))
+    elif route == "numeric":
+        a, b = rng.randint(1, 400), rng.randint(2, 40)
+        kind = rng.random()
+        if kind < 0.4:  # integers and decimals
+            gold = str(a) if rng.random() < 0.5 else f"{a / 8:g}"
+            pred = gold if right else str(a + rng.randint(1, 9))
+        elif kind < 0.7:  # fractions written two ways
+            gold = f"\\frac{{{a}}}{{{b}}}"
+            pred = f"{a}/{b}" if right else f"\\frac{{{a + 1}}}{{{b}}}"
+        elif kind < 0.85:  # with a relative tolerance
+            gold = f"{a * 1.5:.2f}"
+            item["tolerance"] = 0.05
+            pred = f"{a * 1.5 * (1.02 if right else 1.2):.3f}"
+        else:  # symbolic
+            gold = f"{a}\\sqrt{{2}}"
+            pred = f"\\sqrt{{{2 * a * a}}}" if right else f"{a}\\sqrt{{3}}"
+        item.update(answer=gold, completion=wrap(rng, f"{pred}" + (" " * (i % 3))))
+    elif route == "list_string_match":
+        group = rng.choice(SYNONYMS)
+        pred = rng.choice(group) if right else rng.choice(rng.choice(SYNONYMS))
+        item.update(answer=json.dumps(group), completion=wrap(rng, f"{pred}" if right else f"{pred} {i}"))
+    elif route == "number_list":
+        gold = list(range(1, rng.randint(3, 8)))
+        rng.shuffle(gold)
+        pred = list(gold)
+        if not right:
+            rng.shuffle(pred)
+        item.update(answer=json.dumps(gold), completion=wrap(rng, json.dumps(pred)))
+    elif route == "web_action":
+        gold = {
+            "ACTION": rng.choice(["CLICK", "TYPE", "SELECT"]),
+            "MARK": rng.randint(0, 30),
+            "VALUE": "None",
+        }
+        if gold["ACTION"] == "TYPE":
+            gold["VALUE"] = rng.choice(["hello", "new york", "42"])
+        pred = dict(gold) if right else {**gold, "MARK": gold["MARK"] + 1}
+        item.update(answer=json.dumps(gold), completion=wrap(rng, json.dumps(pred)))
+    elif route in ("grounding", "clicking"):
+        boxes = []
+        for _ in range(rng.randint(1, 4)):
+            x, y = rng.randint(0, 500), rng.randint(0, 380)
+            boxes.append([x, y, x + rng.randint(20, 140), y + rng.randint(20, 100)])
+        item["answer"] = json.dumps([{"bbox_2d": b, "label": "obj"} for b in boxes])
+        if route == "grounding":
+            jitter = 3 if right else 40
+            pred = [[v + rng.randint(-jitter, jitter) for v in b] for b in boxes]
+            if not right and rng.random() < 0.5:
+                pred = pred[:-1] or pred
+            answer = json.dumps([{"bbox_2d": b, "label": "obj"} for b in pred])
+        else:
+            b = boxes[0]
+            pt = [(b[0] + b[2]) // 2, (b[1] + b[3]) // 2] if right else [b[2] + 10, b[3] + 10]
+            answer = json.dumps([{"point_2d": pt}])
+        item["completion"] = wrap(rng, answer, boxed=rng.random() < 0.5)
+    elif route == "instruction_following":
+        pool = [
+            {"class": "NumberOfWords", "args": {"num_words": rng.randint(5, 40), "relation": "at least"}},
+            {"class": "CommaChecker", "args": {}},
+            {"class": "KeywordChecker", "args": {"keywords": ["circle", "red"]}},
+            {"class": "ForbiddenWords", "args": {"forbidden_words": ["very", "nice"]}},
+            {"class": "EndChecker", "args": {"end_phrase": "That is all."}},
+            {"class": "TitleChecker", "args": {}},
+            {"class": "PostscriptChecker", "args": {"postscript_marker": "P.S."}},
+            {"class": "NumberOfSentences", "args": {"num_sentences": 3, "relation": "less than"}},
+            {"class": "BulletListChecker", "args": {"num_bullets": 2}},
+            {"class": "LowercaseLettersEnglishChecker", "args": {}},
+        ]
+        chosen = rng.sample(pool, rng.randint(1, 3))
+        item["answer"] = json.dumps({"instructions": chosen})
+        item["uses_langdetect"] = any(c["class"] in LANGDETECT_CHECKERS for c in chosen)
+        text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 120)))
+        if right:
+            text = f"<<A red circle>>\n* red circle\n* blue square\n{text}. That is all."
+        item["completion"] = wrap(rng, f"{text} {i}", boxed=False)
+    else:  # pragma: no cover - ROUTES is fixed above
+        raise AssertionError(route)
+    return item
+
+
+def build_corpus(n_per_route: int, adversarial_share: float, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    corpus = []
+    for route in ROUTES:
+        for i in range(n_per_route):
+            item = sample(rng, route, i)
+            if rng.random() < adversarial_share:
+                item["completion"] = adversarial(rng, route) + f" {i}"
+            corpus.append(item)
+    rng.shuffle(corpus)
+    return corpus
+
+
+def score(item: dict, config: RewardConfig) -> float:
+    return compute_reward(
+        item["completion"],
+        reward_type=item["reward_type"],
+        answer=item["answer"],
+        tolerance=item["tolerance"],
+        image_size=item["image_size"],
+        completion_tokens=len(item["completion"]) // 4,
+        max_completion_tokens=4096,
+        config=config,
+    ).total
+
+
+def workers_cpu_ns(pool) -> int:
+    """On-CPU time of the math-verify workers (Linux schedstat), to count their work as CPU time too."""
+    total = 0
+    for w in list(pool._all):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int(Path(f"/proc/{w.proc.pid}/schedstat").read_text().split()[0])
+    return total
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--per-route", type=int, default=1000, help="completions per route (11 routes)")
+    ap.add_argument("--adversarial", type=float, default=0.15, help="share of adversarial completions")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--timeout", type=float, default=RewardConfig().math_verify_timeout_s, help="math-verify s"
+    )
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = ap.parse_args(argv)
+
+    config = RewardConfig(math_verify_timeout_s=args.timeout)
+    corpus = build_corpus(args.per_route, args.adversarial, args.seed)
+    pool = get_pool()
+    pool.cache_size = 0  # uncached figures: every math-verify call goes to the worker
+    warm = build_corpus(5, args.adversarial, args.seed + 1)
+    for item in warm:  # starts the worker, imports lm-eval's IFEval, fills no result cache
+        score(item, config)
+
+    latencies: dict[str, list[float]] = {rt: [] for rt in ROUTES}
+    cpu: dict[str, float] = dict.fromkeys(ROUTES, 0.0)
+    if_split: dict[str, list[float]] = {"with langdetect": [], "without langdetect": []}
+    if_cpu: dict[str, float] = dict.fromkeys(if_split, 0.0)
+    for item in tqdm(corpus, desc="scoring", unit="reward", mininterval=1.0, file=sys.stderr):
+        rt = item["reward_type"]
+        worker_before = workers_cpu_ns(pool) if rt == "numeric" else 0
+        cpu_start = time.thread_time_ns()
+        start = time.perf_counter()
+        score(item, config)
+        elapsed = time.perf_counter() - start
+        used = (time.thread_time_ns() - cpu_start) / 1e9
+        if rt == "numeric":
+            used += max(workers_cpu_ns(pool) - worker_before, 0) / 1e9
+        latencies[rt].append(elapsed)
+        cpu[rt] += used
+        if "uses_langdetect" in item:
+            key = "with langdetect" if item["uses_langdetect"] else "without langdetect"
+            if_split[key].append(elapsed)
+            if_cpu[key] += used
+
+    rows = []
+    named = {**latencies, **{f"  IF {k}": v for k, v in if_split.items() if v}}
+    named["overall"] = [x for v in latencies.values() for x in v]
+    cpu_of = {**cpu, **{f"  IF {k}": v for k, v in if_cpu.items()}, "overall": sum(cpu.values())}
+    for rt, lat in named.items():
+        rows.append(
+            {
+                "route": rt,
+                "n": len(lat),
+                "rewards_per_s": len(lat) / sum(lat),
+                "rewards_per_cpu_s": len(lat) / cpu_of[rt] if cpu_of[rt] > 0 else float("inf"),
+                "p50_ms": 1000 * statistics.median(lat),
+                "p99_ms": 1000 * percentile(lat, 0.99),
+                "max_ms": 1000 * max(lat),
+                "target_rps": TARGET_RPS.get(rt),
+            }
+        )
+
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
+    print(
+        f"Vero reward benchmark: {len(corpus)} completions, {args.adversarial:.0%} adversarial,"
+        f" seed {args.seed}"
+    )
+    print(
+        f"CPUs allowed: {cpus}; load average: {os.getloadavg()[0]:.2f};"
+        f" math-verify timeout {args.timeout:g} s"
+    )
+    print("rewards/s: calls per second of wall time; per CPU-s: per second on the CPU (this process plus")
+    print("the math-verify worker), which leaves out time the scheduler gave to other processes.")
+    header = f"{'route':<24}{'n':>6}{'rewards/s':>11}{'per CPU-s':>11}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+    print(header + "  target")
+    misses = []
+    for r in rows:
+        target = r["target_rps"]
+        ok = target is None or r["rewards_per_s"] >= target
+        ok_cpu = target is None or r["rewards_per_cpu_s"] >= target
+        mark = (
+            ""
+            if target is None
+            else f">= {target:,.0f}/s wall {'ok' if ok else 'MISS'}, cpu {'ok' if ok_cpu else 'MISS'}"
+        )
+        if not ok:
+            misses.append(r["route"])
+        print(
+            f"{r['route']:<24}{r['n']:>6}{r['rewards_per_s']:>11,.0f}{r['rewards_per_cpu_s']:>11,.0f}"
+            f"{r['p50_ms']:>9.3f}{r['p99_ms']:>9.3f}{r['max_ms']:>9.1f}  {mark}"
+        )
+    slowest = max(r["max_ms"] for r in rows) / 1000
+    print(
+        f"slowest call: {slowest:.3f} s"
+        f" (target < {MAX_CALL_S:g} s: {'ok' if slowest < MAX_CALL_S else 'MISS'})"
+    )
+    print(f"math-verify pool: {pool.stats}")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "pool": pool.stats, "cpus": str(cpus)}, indent=2))
+    return 0 if not misses and slowest < MAX_CALL_S else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
