@@ -67,6 +67,8 @@ rule analysis_reasoning_length:
         logf("analysis_reasoning_length"),
     benchmark:
         benchf("analysis_reasoning_length")
+    conda:
+        "../envs/analysis.yaml"
     resources:
         **rule_resources("analysis_reasoning_length"),
     params:
@@ -86,6 +88,8 @@ rule analysis_skills:
         logf("analysis_skills/{experiment}"),
     benchmark:
         benchf("analysis_skills/{experiment}")
+    conda:
+        "../envs/analysis.yaml"
     resources:
         **rule_resources("analysis_skills"),
     params:
@@ -110,6 +114,8 @@ rule analysis_probe:
         logf("analysis_probe"),
     benchmark:
         benchf("analysis_probe")
+    conda:
+        "../envs/analysis.yaml"
     resources:
         **rule_resources("analysis_probe"),
     params:
@@ -133,6 +139,8 @@ rule analysis_umap:
         logf("analysis_umap"),
     benchmark:
         benchf("analysis_umap")
+    conda:
+        "../envs/analysis.yaml"
     resources:
         **rule_resources("analysis_umap"),
     params:
@@ -152,6 +160,8 @@ rule analysis_transfer:
         png=ANALYSIS_OUT["transfer_png"],
     log:
         logf("analysis_transfer"),
+    conda:
+        "../envs/analysis.yaml"
     resources:
         **rule_resources("analysis_transfer"),
     params:
@@ -174,11 +184,13 @@ rule analysis_dynamics:
         csv=ANALYSIS_OUT["dynamics_csv"],
     log:
         logf("analysis_dynamics"),
+    conda:
+        "../envs/analysis.yaml"
     resources:
         **rule_resources("analysis_dynamics"),
     params:
         cfg=CONFIG_JSON,
-        out_dir=res("analysis/dynamics"),
+        out_dir=lambda wildcards, output: os.path.dirname(output.overlay),
         logs=" ".join(
             f"--log {e}={res(f'runs/{e}/train_log.jsonl')}" for e in EXPERIMENTS
         ),
@@ -212,6 +224,8 @@ rule analysis_summary:
         json=ANALYSIS_OUT["summary"],
     log:
         logf("analysis_summary"),
+    conda:
+        "../envs/analysis.yaml"
     resources:
         **rule_resources("analysis_summary"),
     params:
