@@ -91,10 +91,11 @@ def rules_with_resources() -> dict[str, str]:
     return found
 
 
-def test_resource_schema_names_exactly_the_keys_rules_accept():
+def test_resource_schema_covers_the_keys_rules_accept():
     section = load_schema()["properties"]["resources"]
-    assert set(section["additionalProperties"]["properties"]) == set(RESOURCE_KEYS)
-    assert set(section["properties"]["default"]["properties"]) == set(RESOURCE_KEYS)
+    per_rule = set(section["additionalProperties"]["properties"])
+    assert set(section["properties"]["default"]["properties"]) == per_rule
+    assert set(RESOURCE_KEYS) <= per_rule
 
 
 @pytest.mark.parametrize("path", [PAPER, DEMO], ids=["paper", "demo"])
@@ -217,3 +218,60 @@ def test_analysis_env_has_the_analysis_extra():
 
 def test_vllm_env_serves_the_judge():
     assert "vllm" in env_pins("vllm")
+
+
+# ---- what sbatch receives ------------------------------------------------------------------------
+
+
+class _Resources(dict):
+    __getattr__ = dict.__getitem__
+
+
+class _Job:
+    """The two attributes the SLURM plugin's submit-string builder reads from a job."""
+
+    def __init__(self, resources: dict):
+        self.resources = _Resources(resources)
+        self.threads = 1
+
+
+def sbatch_flags(resources: dict) -> str:
+    from snakemake_executor_plugin_slurm.submit_string import get_submit_command
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+
+    job = _Job(resources)
+    params = {
+        "run_uuid": "u",
+        "slurm_logfile": "/tmp/x.log",
+        "comment_str": "rule_x",
+        "account": "",
+        "partition": "",
+        "workdir": "",
+    }
+    return get_submit_command(job, params) + set_gres_string(job)
+
+
+def test_paper_training_rule_asks_sbatch_for_one_node_with_its_gpus():
+    cfg = load_config(PAPER)
+    (rule,) = gpu_rule_of("train.smk")
+    flags = sbatch_flags(resources_for(cfg, rule))
+    res = resources_for(cfg, rule)
+    assert f"--gpus={res['gpu']}" in flags and "--nodes=1" in flags
+    assert f"-t {res['runtime']}" in flags and f"--mem {res['mem_mb']}" in flags
+    assert f"--cpus-per-task={res['cpus_per_task']}" in flags
+
+
+def test_multi_node_training_override_gives_one_task_per_node():
+    """The multi-node recipe of config/config.yaml's comment, as sbatch sees it."""
+    overrides = {
+        "train": {"launcher": {"kind": "multi_node", "nodes": 2, "gpus_per_node": 8}},
+        "reward": {"judge": {"serve": {"enabled": False}}},
+    }
+    cfg = load_config(PAPER, overrides=overrides)
+    (rule,) = gpu_rule_of("train.smk")
+    multi = {"nodes": 2, "gpu": 16, "tasks": 2, "tasks_per_gpu": 0, "mpi": "srun"}
+    cfg["resources"][rule] = {**cfg["resources"].get(rule, {}), **multi}
+    flags = sbatch_flags(resources_for(cfg, rule))
+    assert "--nodes=2" in flags and "--gpus=16" in flags and "--ntasks=2" in flags
+    # --ntasks-per-gpu would make SLURM ask for 2 x 16 tasks (measured on the local cluster)
+    assert "--ntasks-per-gpu" not in flags
