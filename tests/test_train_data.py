@@ -1,8 +1,4 @@
-"""Mix file -> TRL rows: prompts, images, reward columns, dropped rows, SFT targets.
-
-`write_balanced_mix` is shared with tests/test_train_slow.py: a small VeroMini mix in the data
-stage's order (every block of six rows holds each category once).
-"""
+"""Mix file -> TRL rows: prompts, images, reward columns, dropped rows, SFT targets."""
 
 from __future__ import annotations
 
@@ -16,17 +12,19 @@ import pytest
 
 from vero.categories import CATEGORIES
 from vero.data.io import write_records
+from vero.data.mixing import build_mix
 from vero.data.veromini import generate_veromini
 from vero.prompts import SYSTEM_PROMPT
 from vero.train import data as train_data
 
 
-def write_balanced_mix(path: Path, n_blocks: int = 4, seed: int = 5, categories=CATEGORIES) -> Path:
-    by_cat = {c: list(generate_veromini(n_blocks, seed=seed, categories=[c])) for c in categories}
-    rows = []
-    for b in range(n_blocks):
-        rows += [by_cat[categories[(b + i) % len(categories)]][b] for i in range(len(categories))]
-    write_records(path, rows)
+def write_balanced_mix(path: Path, n_blocks: int = 4, seed: int = 5) -> Path:
+    """A VeroMini mix built by the data stage's own mixer (blocks of six, one row per category)."""
+    per_category = {}
+    for c in CATEGORIES:
+        per_category[c] = path.parent / f"{c}.parquet"
+        write_records(per_category[c], generate_veromini(n_blocks, seed=seed, categories=[c]))
+    build_mix(per_category, list(CATEGORIES), n_blocks, 6, None, seed, path)
     return path
 
 
