@@ -215,3 +215,15 @@ def test_llm_extractor_concurrent_run(stub, tmp_path):
 def test_llm_extractor_rejects_unknown_backend():
     with pytest.raises(ValueError, match="backend"):
         get_extractor("llm", backend="carrier-pigeon")
+
+
+@pytest.mark.slow
+def test_llm_extractor_local_transformers_backend(tiny_vlm_dir, tmp_path):
+    """The local backend loads a (vision-)language model, applies its chat template and generates;
+    the tiny random model's reply is noise, so the honest outcome is `unparseable`, not an error."""
+    ex = get_extractor(
+        "llm", backend="transformers", model=str(tiny_vlm_dir), max_tokens=8, cache_dir=tmp_path
+    )
+    skills, status = ex.extract_with_status("Let me count the apples: one, two, three.", "stem")
+    assert status in ("ok", "unparseable") and ex.calls == 1
+    assert (status == "ok") == bool(skills)

@@ -158,10 +158,13 @@ class LLMExtractor:
     def _ask_transformers(self, trace: str) -> tuple[str | None, str]:
         with self._lock:
             if self._local is None:
-                from transformers import AutoModelForCausalLM, AutoTokenizer
+                from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
 
                 tok = AutoTokenizer.from_pretrained(self.model)
-                model = AutoModelForCausalLM.from_pretrained(self.model)
+                try:
+                    model = AutoModelForCausalLM.from_pretrained(self.model)
+                except ValueError:  # a vision-language model (e.g. Qwen-VL) reading text only
+                    model = AutoModelForImageTextToText.from_pretrained(self.model)
                 model.eval()
                 self._local = (tok, model)
             tok, model = self._local
