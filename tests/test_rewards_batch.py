@@ -94,6 +94,16 @@ def test_self_evaluation_rate_is_logged():
     assert reward.last_metrics["reward/self_eval_rate"] == 0.5
 
 
+def test_unscorable_numeric_answers_are_flagged_and_counted():
+    reward = make_trl_reward(REWARD_CFG, coords="absolute", max_completion_tokens=None)
+    cols = {"reward_type": ["numeric"] * 2, "answer": ["5"] * 2}
+    rewards = reward(completions=[out(r"\boxed{(x+1)^{2000}}"), out(r"\boxed{5}")], **cols)
+    assert rewards == [pytest.approx(0.2), 1.0]
+    assert reward.last_breakdowns[0].flags == ("math_verify_too_costly",)
+    assert reward.last_metrics["reward/math_verify_too_costly"] == 1.0
+    assert reward.last_metrics["reward/math_verify_timeout"] == 0.0
+
+
 def test_math_verify_only_mode():
     reward = make_trl_reward(
         REWARD_CFG, coords="absolute", max_completion_tokens=None, mode="math_verify_only"

@@ -140,6 +140,33 @@ def test_any_ground_truth_never_raises_in_scoring(reward_type, answer, completio
     _check(r)
 
 
+class _CannedJudge:
+    """A judge double with a fixed verdict: the judge-type accuracy paths without HTTP."""
+
+    def __init__(self, score: float) -> None:
+        self._score = score
+
+    def score(self, question, reference, response):
+        from vero.rewards.judge import JudgeResult
+
+        return JudgeResult(self._score, None, "", True, ())
+
+
+@pytest.mark.parametrize("reward_type", sorted(JUDGE_REWARD_TYPES))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(completion=completions, verdict=st.sampled_from([0.0, 0.5, 1.0]))
+def test_judge_types_with_a_judge(reward_type, completion, verdict):
+    r = compute_reward(
+        completion,
+        reward_type=reward_type,
+        answer=GOLD[reward_type],
+        judge=_CannedJudge(verdict),
+        config=CONFIG,
+    )
+    _check(r)
+    assert r.judged
+
+
 @pytest.mark.parametrize("reward_type", ["numeric", "string_match", "grounding"])
 def test_huge_completion_is_bounded(reward_type):
     huge = "<think>" + "x" * 200_000 + "</think><answer>\\boxed{" + "9" * 50_000 + "}</answer>"

@@ -18,7 +18,7 @@ from typing import Any
 
 from vero.rewards.core import MODES, clean_image_size, clean_tolerance, score_completion
 from vero.rewards.hacking import HackingMonitor
-from vero.rewards.mathverify_pool import configure_pool, get_pool
+from vero.rewards.mathverify_pool import configure_pool
 from vero.rewards.routes import RouteContext
 from vero.rewards.types import (
     JUDGE_REWARD_TYPES,
@@ -184,16 +184,9 @@ class VeroTRLReward:
         if judge_results:
             unparsed = sum(not getattr(r, "parsed", True) for r in judge_results.values())
             metrics["reward/judge_unparsed"] = float(unparsed)
-        metrics["reward/math_verify_timeouts_total"] = (
-            float(get_pool().stats["timeouts"]) if _pool_started() else 0.0
-        )
+        for flag in ("math_verify_timeout", "math_verify_too_costly", "route_error"):
+            metrics[f"reward/{flag}"] = float(sum(flag in b.flags for b in breakdowns))
         return {k: v for k, v in metrics.items() if math.isfinite(v)}
-
-
-def _pool_started() -> bool:
-    from vero.rewards import mathverify_pool
-
-    return mathverify_pool._POOL is not None
 
 
 def make_trl_reward(

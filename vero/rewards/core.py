@@ -9,9 +9,10 @@ from typing import Any
 
 from vero.rewards.format import format_from_layout
 from vero.rewards.ifeval import build_checkers, constraint_rate
-from vero.rewards.mathverify_pool import get_pool
+from vero.rewards.mathverify_pool import MathVerifyUnavailable, get_pool
 from vero.rewards.overlong import overlong_penalty
 from vero.rewards.routes import ROUTES, RouteContext
+from vero.rewards.routes.numeric import numeric_check
 from vero.rewards.text import graded_text, last_boxed, load_literal, parse_layout
 from vero.rewards.types import (
     BOXED_REWARD_TYPES,
@@ -24,6 +25,8 @@ from vero.rewards.types import (
 )
 
 MODES = ("vero", "math_verify_only")
+# Why a numeric 0 may not be the model's fault; reported in RewardBreakdown.flags and counted per batch.
+MATH_VERIFY_FLAGS = ("timeout", "too_costly", "error")
 _DEFAULT_CONFIG = RewardConfig()
 
 # judge_fn(question, reference, response) → JudgeResult-like (with .score, .flags) or None (not scored).
@@ -153,7 +156,14 @@ def score_completion(
         raw, judged, flags = _judge_accuracy(reward_type, answer, extracted, fmt, question, judge_fn)
     elif extracted is not None:
         try:
-            raw = ROUTES[reward_type].score(extracted, answer, ctx)
+            if reward_type == "numeric":
+                raw, reason = numeric_check(extracted, answer, ctx)
+                if reason in MATH_VERIFY_FLAGS:
+                    flags = (f"math_verify_{reason}",)
+            else:
+                raw = ROUTES[reward_type].score(extracted, answer, ctx)
+        except MathVerifyUnavailable:
+            raise  # a broken environment, not a bad completion: stop with its message
         except Exception:  # a route bug must not stop training; the sample scores 0
             raw = 0.0
             flags = ("route_error",)

@@ -159,10 +159,19 @@ _ARTICLES_RE = re.compile(r"\b(?:a|an|the)\b")
 _NON_ALNUM_RE = re.compile(r"[\W_]+")
 
 
-@lru_cache(maxsize=65536)
 def normalize_text(text: str) -> str:
     """Canonical form for exact-match routes: NFKC, no accents, unified quotes and dashes, no thousands
     separators or trailing `.0`, no articles, non-alphanumerics collapsed to one space, case-folded."""
+    # Short strings (answers) repeat across rollouts and are memoized; long ones are not kept.
+    return _normalize_cached(text) if len(text) <= 256 else _normalize(text)
+
+
+@lru_cache(maxsize=65536)
+def _normalize_cached(text: str) -> str:
+    return _normalize(text)
+
+
+def _normalize(text: str) -> str:
     s = unicodedata.normalize("NFKC", text)
     if not s.isascii():
         s = "".join(c for c in unicodedata.normalize("NFD", s) if not unicodedata.combining(c))
