@@ -142,3 +142,17 @@ def test_structured_answer_accepts_python_literals():
     assert S.parse_structured(json.dumps([1, 2])) == [1, 2]
     with pytest.raises(ValueError):
         S.parse_structured("{not valid")
+
+
+def test_reading_holds_one_row_group_of_arrow_memory(tmp_path):
+    import os
+
+    import pyarrow as pa
+
+    blob = os.urandom(10_000)
+    rows = [record(id=f"r{i}", images=[blob + i.to_bytes(4, "big")]) for i in range(2000)]  # ~20 MB
+    write_records(tmp_path / "big.parquet", rows, row_group_size=50)
+    peak = 0
+    for _ in read_parquet_records(tmp_path / "big.parquet"):
+        peak = max(peak, pa.total_allocated_bytes())
+    assert peak < 3_000_000  # one 50-row group is ~0.5 MB; the whole file would be ~20 MB

@@ -283,8 +283,9 @@ def _iter_file_rows(path: Path) -> Iterator[dict[str, Any]]:
     elif suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=256):
-            yield from batch.to_pylist()
+        from vero.data.io import iter_row_group_rows
+
+        yield from iter_row_group_rows(pq.ParquetFile(path))
     else:
         raise SourceError(f"{path}: unsupported file type {suffix!r}; expected .jsonl, .jsonl.gz or .parquet")
 
