@@ -303,7 +303,7 @@ def test_tiny_text_lm_chats(tmp_path):
 
 
 @pytest.mark.slow
-def test_grpo_trainer_accepts_the_processor_and_checkpoints_reload(tiny_vlm_dir, tmp_path):
+def test_grpo_trainer_accepts_the_processor_and_checkpoints_reload(built, tmp_path):
     """One GSPO step with the assembled processor; the saved checkpoint reloads with our loader."""
     import torch
     from datasets import Dataset
@@ -312,7 +312,8 @@ def test_grpo_trainer_accepts_the_processor_and_checkpoints_reload(tiny_vlm_dir,
     from vero.models import load_model_and_processor
     from vero.prompts import build_messages
 
-    model, processor = load_model_and_processor(tiny_vlm_dir)
+    family, model_dir = built
+    model, processor = load_model_and_processor(model_dir)
     rows = [
         {"prompt": build_messages(f"What color is it? {c}", 1), "image": _image(c), "answer": c}
         for c in ["red", "blue"] * 2
@@ -351,7 +352,7 @@ def test_grpo_trainer_accepts_the_processor_and_checkpoints_reload(tiny_vlm_dir,
     assert (checkpoint / "processor_config.json").is_file()
     reloaded_model, reloaded_processor = load_model_and_processor(checkpoint)
     assert torch.equal(_encode(reloaded_processor)["input_ids"], _encode(processor)["input_ids"])
-    assert detect_family(reloaded_model) == "qwen2_5_vl"
+    assert detect_family(reloaded_model) == family
 
 
 @pytest.mark.slow
