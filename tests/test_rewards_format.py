@@ -104,6 +104,9 @@ def test_extract_answer_grades_last_box_or_whole_answer():
         ("ＡＢＣ", "abc"),  # NFKC full-width
         ("  Hello,   WORLD!! ", "hello world"),
         ("STRASSE", "strasse"),
+        ("A", "a"),  # an option letter, not an article
+        ("(A)", "a"),
+        ("a-frame house", "frame house"),
     ],
 )
 def test_normalize_text(text, norm):

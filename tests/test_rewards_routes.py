@@ -45,6 +45,13 @@ def test_every_non_judge_type_has_a_route():
         ("counting", "17", "7", 0.0),
         ("search", "the red mug", "Red mug", 1.0),
         ("multiple_choice", "B", "B", 1.0),
+        ("multiple_choice", "A", "A", 1.0),  # the letter "a" is not dropped as an article
+        ("multiple_choice", "(a)", "A", 1.0),
+        ("multiple_choice", "A. cat", "A", 0.0),
+        ("multiple_choice", "B", "A", 0.0),
+        ("string_match", "A", "a", 1.0),
+        ("string_match", "The The", "the the", 1.0),  # only articles: kept
+        ("string_match", "the", "a", 0.0),
         ("multiple_choice", "(B)", "B", 1.0),
         ("multiple_choice", "b", "B", 1.0),
         ("multiple_choice", "B. cat", "B", 0.0),  # option text after the letter does not match

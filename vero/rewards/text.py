@@ -155,13 +155,14 @@ _QUOTES = str.maketrans(
 )
 _THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _TRAILING_ZERO_RE = re.compile(r"(?<=\d)\.0+(?!\d)")
-_ARTICLES_RE = re.compile(r"\b(?:a|an|the)\b")
+_ARTICLES = frozenset({"a", "an", "the"})
 _NON_ALNUM_RE = re.compile(r"[\W_]+")
 
 
 def normalize_text(text: str) -> str:
     """Canonical form for exact-match routes: NFKC, no accents, unified quotes and dashes, no thousands
-    separators or trailing `.0`, no articles, non-alphanumerics collapsed to one space, case-folded."""
+    separators or trailing `.0`, non-alphanumerics collapsed to one space, case-folded, and no articles
+    (a/an/the) unless the text is only articles."""
     # Short strings (answers) repeat across rollouts and are memoized; long ones are not kept.
     return _normalize_cached(text) if len(text) <= 256 else _normalize(text)
 
@@ -179,8 +180,10 @@ def _normalize(text: str) -> str:
     s = s.casefold()
     s = _THOUSANDS_RE.sub("", s)
     s = _TRAILING_ZERO_RE.sub("", s)
-    s = _ARTICLES_RE.sub(" ", s)
-    return _NON_ALNUM_RE.sub(" ", s).strip()
+    words = _NON_ALNUM_RE.sub(" ", s).split()
+    # Articles go, unless nothing else is left: "A" is an option letter, "The The" a band.
+    content = [w for w in words if w not in _ARTICLES]
+    return " ".join(content or words)
 
 
 # --- lenient structured parsing -------------------------------------------------------------------------
