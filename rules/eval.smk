@@ -25,12 +25,9 @@ def eval_data_input(wildcards):
 
 
 def eval_benchmark_outputs(wildcards):
-    return expand(
-        res("eval/{experiment}/{checkpoint}/{benchmark}.json"),
-        experiment=wildcards.experiment,
-        checkpoint=wildcards.checkpoint,
-        benchmark=EVAL_BENCHMARKS,
-    )
+    # (`checkpoint` and `benchmark` are Snakemake keywords, so no keyword arguments named so here)
+    run_dir = res(f"eval/{wildcards.experiment}/{wildcards['checkpoint']}")
+    return [f"{run_dir}/{name}.json" for name in EVAL_BENCHMARKS]
 
 
 def eval_comparison_summaries(wildcards):
@@ -38,7 +35,10 @@ def eval_comparison_summaries(wildcards):
 
 
 def eval_sweep_summaries(wildcards):
-    return {c: eval_summary(wildcards.experiment, c) for c in sweep_checkpoints(CFG, wildcards.experiment)}
+    return {
+        c: eval_summary(wildcards.experiment, c)
+        for c in sweep_checkpoints(CFG, wildcards.experiment)
+    }
 
 
 def named_args(flag, named):
@@ -52,16 +52,16 @@ rule eval_benchmark:
     output:
         jsonl=res("eval/{experiment}/{checkpoint}/{benchmark}.jsonl"),
         summary=res("eval/{experiment}/{checkpoint}/{benchmark}.json"),
-    wildcard_constraints:
-        benchmark="|".join(EVAL_BENCHMARKS),
-    params:
-        cfg=CONFIG_JSON,
     log:
         logf("eval_benchmark/{experiment}/{checkpoint}/{benchmark}"),
     benchmark:
         benchf("eval_benchmark/{experiment}/{checkpoint}/{benchmark}")
+    wildcard_constraints:
+        benchmark="|".join(EVAL_BENCHMARKS),
     resources:
         **rule_resources("eval_benchmark"),
+    params:
+        cfg=CONFIG_JSON,
     shell:
         "{PY} workflow_scripts/eval_benchmark.py --config-json {params.cfg}"
         " --experiment {wildcards.experiment} --checkpoint {wildcards.checkpoint}"
@@ -74,12 +74,12 @@ rule eval_summary:
         benchmarks=eval_benchmark_outputs,
     output:
         summary=res("eval/{experiment}/{checkpoint}/summary.json"),
-    params:
-        cfg=CONFIG_JSON,
     log:
         logf("eval_summary/{experiment}/{checkpoint}"),
     resources:
         **rule_resources("eval_summary"),
+    params:
+        cfg=CONFIG_JSON,
     shell:
         "{PY} workflow_scripts/eval_summary.py --config-json {params.cfg}"
         " --experiment {wildcards.experiment} --checkpoint {wildcards.checkpoint}"
@@ -92,13 +92,15 @@ rule eval_comparison:
     output:
         md=res("eval/comparison.md"),
         csv=res("eval/comparison.csv"),
-    params:
-        cfg=CONFIG_JSON,
-        summaries=lambda wildcards: named_args("--summary", eval_comparison_summaries(wildcards)),
     log:
         logf("eval_comparison"),
     resources:
         **rule_resources("eval_comparison"),
+    params:
+        cfg=CONFIG_JSON,
+        summaries=lambda wildcards: named_args(
+            "--summary", eval_comparison_summaries(wildcards)
+        ),
     shell:
         "{PY} workflow_scripts/eval_comparison.py --config-json {params.cfg} {params.summaries}"
         " --out-md {output.md} --out-csv {output.csv} > {log} 2>&1"
@@ -110,13 +112,15 @@ rule eval_sweep:
     output:
         csv=res("eval/{experiment}/sweep.csv"),
         json=res("eval/{experiment}/sweep.json"),
-    params:
-        cfg=CONFIG_JSON,
-        summaries=lambda wildcards: named_args("--summary", eval_sweep_summaries(wildcards)),
     log:
         logf("eval_sweep/{experiment}"),
     resources:
         **rule_resources("eval_sweep"),
+    params:
+        cfg=CONFIG_JSON,
+        summaries=lambda wildcards: named_args(
+            "--summary", eval_sweep_summaries(wildcards)
+        ),
     shell:
         "{PY} workflow_scripts/eval_sweep.py --config-json {params.cfg} --experiment {wildcards.experiment}"
         " {params.summaries} --out-csv {output.csv} --out-json {output.json} > {log} 2>&1"

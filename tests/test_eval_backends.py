@@ -1,0 +1,163 @@
+"""Generation backends: openai against a stub server on 127.0.0.1, hf on the tiny VLM, vllm's guard."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+
+from vero.eval.backends import BackendError, get_backend
+from vero.eval.samples import EvalSample
+from vero.prompts import SYSTEM_PROMPT
+
+
+def png(w=64, h=48, color=(10, 200, 30)) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def make_sample(i: int, n_images: int = 1) -> EvalSample:
+    return EvalSample(
+        id=str(i),
+        benchmark="mini_stem",
+        category="stem",
+        question=f"What is {i} + 1?",
+        images=[png(64 + 8 * k) for k in range(n_images)],
+        image_size=(64, 48),
+        scorer="reward",
+        answer=str(i + 1),
+        reward_type="numeric",
+    )
+
+
+class _StubChat(BaseHTTPRequestHandler):
+    """An OpenAI-compatible /v1/chat/completions that answers with what it received."""
+
+    requests: ClassVar[list] = []
+    fail_first: ClassVar[int] = 0
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        cls = type(self)
+        cls.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+        if cls.fail_first > 0:
+            cls.fail_first -= 1
+            self.send_response(503)
+            self.end_headers()
+            self.wfile.write(b"busy")
+            return
+        user = body["messages"][-1]["content"]
+        text = next(p["text"] for p in user if p["type"] == "text")
+        n_img = sum(p["type"] == "image_url" for p in user)
+        reply = f"<think>saw {n_img} image(s)</think>\n<answer>\\boxed{{{text}}}</answer>"
+        data = json.dumps(
+            {
+                "choices": [{"message": {"role": "assistant", "content": reply}}],
+                "usage": {"completion_tokens": 7},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def stub_server():
+    handler = type("Handler", (_StubChat,), {"requests": [], "fail_first": 0})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_openai_backend_sends_images_and_sampling_settings(stub_server, monkeypatch):
+    url, handler = stub_server
+    monkeypatch.setenv("TEST_EVAL_KEY", "sk-test")
+    backend = get_backend(
+        "openai",
+        "runs/x/final",
+        base_url=url,
+        model="served",
+        api_key_env="TEST_EVAL_KEY",
+        max_concurrency=3,
+        retries=0,
+    )
+    samples = [make_sample(i, n_images=1 + i % 2) for i in range(5)]
+    gen = backend.generate(samples, temperature=0.7, max_new_tokens=64, batch_size=2)
+    backend.close()
+    assert gen.texts == [
+        f"<think>saw {1 + i % 2} image(s)</think>\n<answer>\\boxed{{What is {i} + 1?}}</answer>"
+        for i in range(5)
+    ]  # order kept although requests run concurrently
+    assert gen.completion_tokens == [7] * 5
+    req = handler.requests[0]
+    assert req["path"] == "/v1/chat/completions" and req["auth"] == "Bearer sk-test"
+    body = req["body"]
+    assert (body["model"], body["temperature"], body["max_tokens"]) == ("served", 0.7, 64)
+    assert body["messages"][0] == {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]}
+    img = next(p for p in body["messages"][1]["content"] if p["type"] == "image_url")["image_url"]["url"]
+    assert img.startswith("data:image/png;base64,")
+    assert base64.b64decode(img.split(",", 1)[1]) == samples[0].images[0]
+
+
+def test_openai_backend_retries_server_errors_then_gives_up(stub_server):
+    url, handler = stub_server
+    handler.fail_first = 1
+    backend = get_backend("openai", "m", base_url=url, retries=2, backoff_s=0.01, max_concurrency=1)
+    assert backend.generate([make_sample(1)], max_new_tokens=8).texts[0].endswith("</answer>")
+    handler.fail_first = 10
+    with pytest.raises(BackendError, match=r"mini_stem/1: no completion .* after 3 attempts: HTTP 503"):
+        backend.generate([make_sample(1)], max_new_tokens=8)
+
+
+def test_openai_backend_unreachable_server_names_url():
+    backend = get_backend("openai", "m", base_url="http://127.0.0.1:9/v1", retries=0, timeout_s=2)
+    with pytest.raises(BackendError, match=r"127\.0\.0\.1:9/v1/chat/completions"):
+        backend.generate([make_sample(0)], max_new_tokens=4)
+
+
+def test_vllm_backend_without_vllm_says_what_to_do():
+    pytest.importorskip("PIL")
+    try:
+        import vllm  # noqa: F401
+
+        pytest.skip("vllm is installed here; the guard is for environments without it")
+    except ImportError:
+        pass
+    with pytest.raises(BackendError, match="needs the vllm package"):
+        get_backend("vllm", "some/model")
+
+
+def test_unknown_backend():
+    with pytest.raises(BackendError, match="unknown eval backend 'tgi'"):
+        get_backend("tgi", "m")
+
+
+@pytest.mark.slow
+def test_hf_backend_batched_generation_on_tiny_vlm(tiny_vlm_dir):
+    backend = get_backend("hf", str(tiny_vlm_dir), dtype="float32")
+    samples = [make_sample(i, n_images=1 + (i == 2)) for i in range(3)]  # one two-image prompt
+    greedy_batched = backend.generate(samples, temperature=0.0, max_new_tokens=12, batch_size=3)
+    greedy_single = backend.generate(samples, temperature=0.0, max_new_tokens=12, batch_size=1)
+    assert len(greedy_batched.texts) == 3 and all(isinstance(t, str) for t in greedy_batched.texts)
+    assert all(1 <= n <= 12 for n in greedy_batched.completion_tokens)
+    # left padding: batching must not change greedy outputs
+    assert greedy_batched.texts == greedy_single.texts
+    sampled = backend.generate(samples[:2], temperature=0.7, max_new_tokens=12, batch_size=2, seed=1)
+    again = backend.generate(samples[:2], temperature=0.7, max_new_tokens=12, batch_size=2, seed=1)
+    assert sampled.texts == again.texts  # seeded sampling is reproducible
