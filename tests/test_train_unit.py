@@ -227,7 +227,9 @@ def test_token_level_differs_from_sequence_level():
 
 
 def _cmd(cfg, kind, **launcher):
+    """The experiment with the given launcher and no judge served inside the job."""
     resolved = resolve_experiment(cfg, "mixed")
+    resolved["reward"]["judge"]["serve"]["enabled"] = False
     resolved["train"]["launcher"] = {**resolved["train"]["launcher"], "kind": kind, **launcher}
     return resolved
 
@@ -330,3 +332,20 @@ def test_accelerate_config_files_load():
     zero = load_config_from_file("config/accelerate/deepspeed_zero3.yaml")
     assert zero.distributed_type == "DEEPSPEED" and zero.deepspeed_config["zero_stage"] == 3
     assert load_config_from_file("config/accelerate/single_gpu.yaml").num_processes == 1
+
+
+def test_judge_served_in_the_job_takes_gpus_from_training(paper_cfg):
+    resolved = _cmd(paper_cfg, "multi_gpu", gpus_per_node=8)
+    resolved["reward"]["judge"].update(
+        enabled=True, serve={**resolved["reward"]["judge"]["serve"], "enabled": True, "gpus": 4}
+    )
+    assert launch.training_processes(resolved) == 4
+    args = _accelerate_args(launch.build_train_command(resolved, **ARGS))
+    assert args.num_processes == 4
+    resolved["train"]["launcher"].update(kind="multi_node", nodes=2)
+    with pytest.raises(ConfigError, match="multi-node"):
+        launch.training_processes(resolved)
+    resolved["train"]["launcher"].update(kind="multi_gpu", nodes=1)
+    resolved["reward"]["judge"]["serve"]["gpus"] = 8
+    with pytest.raises(ConfigError, match=r"reward\.judge\.serve\.gpus"):
+        launch.training_processes(resolved)

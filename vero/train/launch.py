@@ -15,8 +15,9 @@ process). The launched process runs the same script with `--in-process`.
                    --num_machines N --machine_rank "$SLURM_NODEID" --main_process_ip HOST0
                    --main_process_port PORT --rdzv_backend static workflow_scripts/train.py ARGS --in-process'
 
-G = `train.launcher.gpus_per_node`, N = `train.launcher.nodes`. In a multi-node job the SLURM
-batch step (on the first node) runs the launcher; HOST0 is the first host of
+G = `train.launcher.gpus_per_node`, less `reward.judge.serve.gpus` when the judge is served inside
+the job (vero.serving.run_under_judge starts it beside the command); N = `train.launcher.nodes`.
+In a multi-node job the SLURM batch step (on the first node) runs the launcher; HOST0 is the first host of
 `SLURM_JOB_NODELIST`, read when the command is built, and each srun task (one per node) takes
 its `--machine_rank` from its own `SLURM_NODEID`. The accelerate config decides FSDP2 or
 DeepSpeed ZeRO-3 (`train.launcher.accelerate_config`); the command-line values above override
@@ -64,6 +65,35 @@ def first_host(nodelist: str) -> str:
     if not host or "[" in host or "]" in host:
         raise ValueError(f"cannot read the first host of SLURM node list {nodelist!r}")
     return host
+
+
+def judge_gpus_in_job(resolved: Mapping) -> int:
+    """GPUs of this job taken by a judge server started inside it (vero.serving), else 0."""
+    judge = resolved.get("reward", {}).get("judge") or {}
+    serve = judge.get("serve") or {}
+    return int(serve.get("gpus", 0)) if judge.get("enabled") and serve.get("enabled") else 0
+
+
+def training_processes(resolved: Mapping) -> int:
+    """Training processes (one per GPU) the launcher starts: all GPUs but the judge's."""
+    launcher = dict(resolved["train"].get("launcher") or {})
+    kind = launcher.get("kind", "cpu")
+    if kind in ("cpu", "single_gpu"):
+        return 1
+    gpus, nodes = int(launcher.get("gpus_per_node", 8)), int(launcher.get("nodes", 1))
+    judge = judge_gpus_in_job(resolved)
+    if judge and kind == "multi_node" and nodes > 1:
+        raise ConfigError(
+            "config key 'reward.judge.serve.enabled': a judge served inside the job shares the first "
+            "node's GPUs and cannot be combined with a multi-node launcher (train.launcher.nodes > 1); "
+            "serve the judge elsewhere and point reward.judge.base_url at it"
+        )
+    if judge >= gpus:
+        raise ConfigError(
+            f"config key 'reward.judge.serve.gpus': the judge takes {judge} of the "
+            f"{gpus} GPUs of train.launcher.gpus_per_node, none would be left to train"
+        )
+    return gpus * nodes - judge
 
 
 def training_args(
@@ -117,8 +147,8 @@ def build_train_command(
     if kind == "cpu":
         return [python, *args]
     accel_cfg = launcher.get("accelerate_config") or DEFAULT_ACCELERATE_CONFIGS.get(kind)
-    gpus = int(launcher.get("gpus_per_node", 8))
     nodes = int(launcher.get("nodes", 1))
+    processes = training_processes(resolved)
     port = str(launcher.get("main_process_port", 29500))
     accelerate = [python, *ACCELERATE, "--config_file", accel_cfg]
     if kind == "single_gpu":
@@ -127,7 +157,7 @@ def build_train_command(
         return [
             *accelerate,
             "--num_processes",
-            str(gpus),
+            str(processes),
             "--num_machines",
             "1",
             "--main_process_port",
@@ -148,7 +178,7 @@ def build_train_command(
         inner = [
             *accelerate,
             "--num_processes",
-            str(gpus * nodes),
+            str(processes),
             "--num_machines",
             str(nodes),
             "--machine_rank",
@@ -206,6 +236,10 @@ def run_launched(
     from vero.config import resolve_experiment
 
     resolved = resolve_experiment(config, experiment)
+    if resolved["train"]["trainer"] == "rl":  # fail before any GPU or judge server is started
+        from vero.train.trl_config import batch_geometry
+
+        batch_geometry(resolved["train"], training_processes(resolved))
     cmd = build_train_command(
         resolved,
         config_json=config_json,

@@ -1,0 +1,37 @@
+# Training (RECIPE.md §4): one job per experiment. GSPO with TRL's GRPOTrainer (or the algorithm,
+# reward and SFT variants of the ablations), on the experiment's category-balanced mix.
+# workflow_scripts/train.py builds the job's command from train.launcher (plain python on CPU,
+# accelerate on GPUs, srun + accelerate across nodes; vero.train.launch documents each) and
+# prints it to the log. A rerun (e.g. after SLURM preemption and requeue) resumes from the newest
+# runs/{experiment}/checkpoint-*; the final model is the rule's output.
+
+from vero.models.families import resolve_base_model
+
+BASE_MODEL = resolve_base_model(CFG, RESULTS)
+
+
+def train_base_model_input(wildcards):
+    """The tiny model directory when the workflow builds it; nothing for a hub id or local path."""
+    return [TINY_MODEL] if CFG["model"]["base"] == "tiny" else []
+
+
+rule train_experiment:
+    input:
+        mix=DATA["mix"],
+        base=train_base_model_input,
+    output:
+        final=directory(res("runs/{experiment}/final")),
+    log:
+        logf("train_experiment/{experiment}"),
+    benchmark:
+        benchf("train_experiment/{experiment}")
+    resources:
+        **rule_resources("train_experiment"),
+    params:
+        cfg=CONFIG_JSON,
+        base=BASE_MODEL,
+        run_dir=lambda wildcards: res(f"runs/{wildcards.experiment}"),
+    shell:
+        "{PY} workflow_scripts/train.py --config-json {params.cfg}"
+        " --experiment {wildcards.experiment} --mix {input.mix} --base-model {params.base}"
+        " --output-dir {params.run_dir} > {log} 2>&1"
