@@ -148,16 +148,27 @@ def sample(rng: random.Random, route: str, i: int) -> dict:
         if kind < 0.4:  # integers and decimals
             gold = str(a) if rng.random() < 0.5 else f"{a / 8:g}"
             pred = gold if right else str(a + rng.randint(1, 9))
-        elif kind < 0.7:  # fractions written two ways
+        elif kind < 0.65:  # fractions written two ways
             gold = f"\\frac{{{a}}}{{{b}}}"
             pred = f"{a}/{b}" if right else f"\\frac{{{a + 1}}}{{{b}}}"
-        elif kind < 0.85:  # with a relative tolerance
+        elif kind < 0.8:  # with a relative tolerance
             gold = f"{a * 1.5:.2f}"
             item["tolerance"] = 0.05
             pred = f"{a * 1.5 * (1.02 if right else 1.2):.3f}"
-        else:  # symbolic
+        elif kind < 0.9:  # surds
             gold = f"{a}\\sqrt{{2}}"
             pred = f"\\sqrt{{{2 * a * a}}}" if right else f"{a}\\sqrt{{3}}"
+        else:  # forms only math-verify reads: π, equations, percentages, separators, powers
+            gold, good, bad = rng.choice(
+                [
+                    (f"\\frac{{{a}\\pi}}{{{b}}}", f"{a}\\pi/{b}", f"\\frac{{{a + 1}\\pi}}{{{b}}}"),
+                    (f"{a}", f"x = {a}", f"x = {a + 2}"),
+                    (f"{a * 1000}", f"{a:,}000", f"{a + 1:,}000"),
+                    (f"{2 ** (a % 12)}", f"2^{{{a % 12}}}", f"2^{{{a % 12 + 1}}}"),
+                    (f"{a}\\%", f"{a}%", f"{a + 1}%"),
+                ]
+            )
+            pred = good if right else bad
         item.update(answer=gold, completion=wrap(rng, f"{pred}" + (" " * (i % 3))))
     elif route == "list_string_match":
         group = rng.choice(SYNONYMS)
