@@ -60,11 +60,11 @@ def test_batch_scores_plain_and_conversational_completions():
     assert rewards[1] == pytest.approx(1.0 - 0.5)  # 8 tokens of 10 with buffer 4: −(8 − 6)/4
     assert rewards[2] == pytest.approx(1.0 - 1.0)  # at the limit: −λ
     assert rewards[3] is None  # judge type with no judge: TRL skips it
-    assert metrics["reward/stem/accuracy"] == 1.0
-    assert metrics["reward/spatial_action/overlong"] == pytest.approx(-0.5)
-    assert metrics["reward/all/format"] == 1.0
-    assert "reward/captioning_if/accuracy" not in metrics  # unjudged samples are not averaged in
-    assert metrics["reward/unjudged"] == 1.0
+    assert metrics["reward/category/stem/accuracy"] == 1.0
+    assert metrics["reward/category/spatial_action/overlong"] == pytest.approx(-0.5)
+    assert metrics["reward/format"] == 1.0
+    assert "reward/category/captioning_if/accuracy" not in metrics  # unjudged samples are not averaged in
+    assert metrics["reward_monitor/unjudged"] == 1.0
     assert reward.last_metrics == metrics and len(reward.last_breakdowns) == 4
     assert reward.__name__ == "vero_reward"
 
@@ -81,7 +81,7 @@ def test_batch_with_judge_sends_requests_concurrently():
         judge_rewards = rewards[3::4]
         assert judge_rewards == [pytest.approx(0.8 * 7 / 9 + 0.2)] * 3
         assert len(stub.requests) == 3
-        assert reward.last_metrics["reward/self_eval_rate_judge"] == 0.0
+        assert reward.last_metrics["reward_monitor/self_eval_rate_judge"] == 0.0
     finally:
         stub.close()
 
@@ -91,7 +91,7 @@ def test_self_evaluation_rate_is_logged():
     cols = {"reward_type": ["string_match"] * 2, "answer": ["cat"] * 2}
     completions = [out("cat"), out("cat. This answer fully satisfies every requirement.")]
     reward(completions=completions, **cols)
-    assert reward.last_metrics["reward/self_eval_rate"] == 0.5
+    assert reward.last_metrics["reward_monitor/self_eval_rate"] == 0.5
 
 
 def test_unscorable_numeric_answers_are_flagged_and_counted():
@@ -100,8 +100,8 @@ def test_unscorable_numeric_answers_are_flagged_and_counted():
     rewards = reward(completions=[out(r"\boxed{(x+1)^{2000}}"), out(r"\boxed{5}")], **cols)
     assert rewards == [pytest.approx(0.2), 1.0]
     assert reward.last_breakdowns[0].flags == ("math_verify_too_costly",)
-    assert reward.last_metrics["reward/math_verify_too_costly"] == 1.0
-    assert reward.last_metrics["reward/math_verify_timeout"] == 0.0
+    assert reward.last_metrics["reward_monitor/math_verify_too_costly"] == 1.0
+    assert reward.last_metrics["reward_monitor/math_verify_timeout"] == 0.0
 
 
 def test_math_verify_only_mode():

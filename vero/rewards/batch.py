@@ -2,8 +2,10 @@
 
 TRL's GRPOTrainer passes `prompts`, `completions`, `completion_ids`, every dataset column as a list and
 `log_metric`. This reads the columns `reward_type, answer, tolerance, image_size, category` (and
-`question` for judge types), scores the batch, sends judge requests concurrently, and records the
-batch's breakdowns per category so the trainer logs accuracy / format / overlong for each.
+`question` for judge types), scores the batch, sends judge requests concurrently, and logs through
+TRL's `log_metric`: `reward/{accuracy,format,overlong}` over the batch,
+`reward/category/<category>/{accuracy,format,overlong,total}`, and `reward_monitor/...` (self-evaluation
+rate of the batch and running, unjudged samples, unparsed judge replies, math-verify timeouts).
 
 Judge-type samples with no judge configured return None: TRL then leaves them out of the loss instead of
 training on a made-up 0.
@@ -173,19 +175,24 @@ class VeroTRLReward:
         metrics: dict[str, float] = {}
         for cat, items in sorted(groups.items()):
             for field in ("accuracy", "format", "overlong", "total"):
-                metrics[f"reward/{cat}/{field}"] = sum(getattr(b, field) for b in items) / len(items)
+                mean = sum(getattr(b, field) for b in items) / len(items)
+                if cat == "all":
+                    if field != "total":  # TRL logs the total itself as `reward`
+                        metrics[f"reward/{field}"] = mean
+                else:
+                    metrics[f"reward/category/{cat}/{field}"] = mean
         batch_flags = [bool(self.hacking.observe(b.extracted or "")) for b in breakdowns]
-        metrics["reward/self_eval_rate"] = sum(batch_flags) / len(batch_flags) if batch_flags else 0.0
-        metrics["reward/self_eval_rate_running"] = self.hacking.rate
+        metrics["reward_monitor/self_eval_rate"] = sum(batch_flags) / len(batch_flags) if batch_flags else 0.0
+        metrics["reward_monitor/self_eval_rate_running"] = self.hacking.rate
         judge_flags = [f for f, rt in zip(batch_flags, reward_types, strict=True) if rt in JUDGE_REWARD_TYPES]
         if judge_flags:
-            metrics["reward/self_eval_rate_judge"] = sum(judge_flags) / len(judge_flags)
-            metrics["reward/unjudged"] = float(sum(not b.judged for b in breakdowns))
+            metrics["reward_monitor/self_eval_rate_judge"] = sum(judge_flags) / len(judge_flags)
+            metrics["reward_monitor/unjudged"] = float(sum(not b.judged for b in breakdowns))
         if judge_results:
             unparsed = sum(not getattr(r, "parsed", True) for r in judge_results.values())
-            metrics["reward/judge_unparsed"] = float(unparsed)
+            metrics["reward_monitor/judge_unparsed"] = float(unparsed)
         for flag in ("math_verify_timeout", "math_verify_too_costly", "route_error"):
-            metrics[f"reward/{flag}"] = float(sum(flag in b.flags for b in breakdowns))
+            metrics[f"reward_monitor/{flag}"] = float(sum(flag in b.flags for b in breakdowns))
         return {k: v for k, v in metrics.items() if math.isfinite(v)}
 
 
