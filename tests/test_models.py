@@ -432,3 +432,25 @@ def test_build_script_reads_the_config_and_flags(tmp_path, capsys):
         script.main(["--family", "qwen2_5_vl", "--out", str(tmp_path / "bad"), "--num-heads", "8"])
     with pytest.raises(SystemExit):
         script.main(["--out", str(tmp_path / "nofamily")])
+
+
+def test_family_facts_import_without_torch():
+    # Rules files and reward code use coords_for/resolve_base_model; they must stay cheap to import.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from vero.models import coords_for, resolve_base_model; "
+        "print('torch' in sys.modules, 'transformers' in sys.modules, coords_for('qwen3_vl'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False", "qwen1000"]
+
+
+def test_lazy_exports_resolve():
+    import vero.models
+
+    assert vero.models.build_tiny_vlm is build_tiny_vlm
+    assert callable(vero.models.load_model_and_processor)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        vero.models.no_such_name  # noqa: B018
