@@ -167,7 +167,9 @@ def test_judge_types_with_a_judge(reward_type, completion, verdict):
     assert r.judged
 
 
-@pytest.mark.parametrize("reward_type", ["numeric", "string_match", "grounding"])
+@pytest.mark.parametrize(
+    "reward_type", ["numeric", "string_match", "grounding", "instruction_following", "web_action"]
+)
 def test_huge_completion_is_bounded(reward_type):
     huge = "<think>" + "x" * 200_000 + "</think><answer>\\boxed{" + "9" * 50_000 + "}</answer>"
     start = time.perf_counter()
