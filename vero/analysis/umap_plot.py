@@ -81,10 +81,16 @@ def _hover_text(text: str, width: int = 70) -> str:
     return "<br>".join(textwrap.wrap(html.escape(text), width)) or "&nbsp;"
 
 
+# Up to this many points the HTML draws SVG markers (one DOM element per point, crisp, works
+# without WebGL); above it WebGL, which stays responsive with tens of thousands of points.
+SVG_MAX_POINTS = 5000
+
+
 def umap_figure(points, title: str):
-    """The plotly figure: one Scattergl trace per category, every point of `points` in it."""
+    """The plotly figure: one trace per category, every point of `points` in it."""
     import plotly.graph_objects as go
 
+    scatter = go.Scatter if len(points) <= SVG_MAX_POINTS else go.Scattergl
     fig = go.Figure()
     for c in ordered_categories(points["category"]):
         sub = points[points["category"] == c]
@@ -97,7 +103,7 @@ def umap_figure(points, title: str):
             ]
         )
         fig.add_trace(
-            go.Scattergl(
+            scatter(
                 x=sub["x"].tolist(),
                 y=sub["y"].tolist(),
                 mode="markers",
