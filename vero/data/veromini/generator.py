@@ -59,7 +59,10 @@ def generate_category(
     for i in range(n):
         task = tasks[i % len(tasks)]
         for _attempt in range(_MAX_ATTEMPTS):
-            draft = task.make(rng)
+            try:
+                draft = task.make(rng)
+            except RuntimeError:  # place_boxes found no room for this draw's shapes: draw again
+                continue
             images = [to_png(im) for im in draft.images]
             norm_q, ih = normalize_question(draft.question), image_hash(images)
             if (ih, norm_q) in seen or not belongs_to_split(norm_q, ih, split):
