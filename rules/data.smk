@@ -1,6 +1,9 @@
 # Data stage (RECIPE.md §2): source -> raw per category -> filtered (+ reports) -> mix per experiment,
 # the VeroMini held-out split (the mini eval suite), and the embedded tiny VLM.
 # Logic lives in vero.data (and vero.models); these rules only wire files to workflow_scripts/.
+# With `--sdm conda` they run in envs/gpu.yaml, which holds datasets, math-verify and lm-eval.
+
+import os
 
 from vero.config import resolve_experiment
 from vero.models.families import tiny_model_dir
@@ -55,11 +58,13 @@ rule data_raw:
         logf("data_raw"),
     benchmark:
         benchf("data_raw")
+    conda:
+        "../envs/gpu.yaml"
     resources:
         **rule_resources("data_raw"),
     params:
         cfg=CONFIG_JSON,
-        out_dir=res("data/raw"),
+        out_dir=lambda wildcards, output: os.path.dirname(output.parquet[0]),
     shell:
         "{PY} workflow_scripts/data_raw.py --config-json {params.cfg}"
         " --out-dir {params.out_dir} --report {output.report} > {log} 2>&1"
@@ -72,11 +77,13 @@ rule data_heldout:
         logf("data_heldout"),
     benchmark:
         benchf("data_heldout")
+    conda:
+        "../envs/gpu.yaml"
     resources:
         **rule_resources("data_heldout"),
     params:
         cfg=CONFIG_JSON,
-        out_dir=res("data/heldout"),
+        out_dir=lambda wildcards, output: os.path.dirname(output.parquet[0]),
     shell:
         "{PY} workflow_scripts/data_heldout.py --config-json {params.cfg}"
         " --out-dir {params.out_dir} > {log} 2>&1"
@@ -93,6 +100,8 @@ rule data_filter:
         logf("data_filter/{category}"),
     benchmark:
         benchf("data_filter/{category}")
+    conda:
+        "../envs/gpu.yaml"
     resources:
         **rule_resources("data_filter"),
     params:
@@ -113,6 +122,8 @@ rule data_filter_report:
         md=DATA["filter_report_md"],
     log:
         logf("data_filter_report"),
+    conda:
+        "../envs/gpu.yaml"
     resources:
         **rule_resources("data_filter_report"),
     params:
@@ -133,6 +144,8 @@ rule data_mix:
         logf("data_mix/{experiment}"),
     benchmark:
         benchf("data_mix/{experiment}")
+    conda:
+        "../envs/gpu.yaml"
     resources:
         **rule_resources("data_mix"),
     params:
@@ -150,6 +163,8 @@ rule build_tiny_model:
         logf("build_tiny_model"),
     benchmark:
         benchf("build_tiny_model")
+    conda:
+        "../envs/gpu.yaml"
     resources:
         **rule_resources("build_tiny_model"),
     params:

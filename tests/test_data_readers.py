@@ -211,3 +211,15 @@ def test_ingest_splits_by_category_and_counts_what_it_sets_aside(tmp_path):
     assert report["dropped"] == {"over_max_per_category": 1, "unknown_category": 1, "schema_invalid": 1}
     assert len(list(read_parquet_records(tmp_path / "stem.parquet"))) == 3
     assert all((tmp_path / f"{c}.parquet").exists() for c in CATEGORIES)
+
+
+def test_ingest_stops_reading_once_every_category_is_full(tmp_path):
+    def endless():
+        i = 0
+        while True:
+            yield verl_row_to_record(published_row(i, CATEGORIES[i % len(CATEGORIES)], "s", png()))
+            i += 1
+
+    report = split_by_category(endless(), tmp_path, max_per_category=2)
+    assert report["stopped_early"] and report["rows_read"] == 2 * len(CATEGORIES)
+    assert set(report["written"].values()) == {2}

@@ -34,6 +34,7 @@ def split_by_category(
     dropped: Counter[str] = Counter()
     examples: dict[str, list[str]] = defaultdict(list)
     n_read = 0
+    stopped_early = False
     try:
         for rec in tqdm(records, desc="ingest", disable=not progress, unit="rows"):
             n_read += 1
@@ -52,6 +53,9 @@ def split_by_category(
                 continue
             writers[cat].write(rec)
             written[cat] += 1
+            if max_per_category is not None and all(written[c] >= max_per_category for c in CATEGORIES):
+                stopped_early = True  # every category is full: no need to stream the rest
+                break
     except BaseException:
         for w in writers.values():
             w.abort()
@@ -63,6 +67,7 @@ def split_by_category(
         "written": {c: written[c] for c in CATEGORIES},
         "dropped": dict(dropped),
         "examples": dict(examples),
+        "stopped_early": stopped_early,
     }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+from tqdm import tqdm
 
 from vero.data.io import RecordWriter, count_rows
 
@@ -152,6 +153,7 @@ def build_mix(
     *,
     allow_repeat: bool = False,
     shuffle_buffer: int = 10000,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Write the training order of one experiment to `out_path`; returns a summary.
 
@@ -180,7 +182,7 @@ def build_mix(
         streams[c] = stream
     block_rng = random.Random(f"{seed}:mix:blocks")
     with RecordWriter(out_path, row_group_size=max(1, min(batch_size, 1024))) as writer:
-        for quota in blocks:
+        for quota in tqdm(blocks, desc="mix", unit="batches", disable=not progress):
             block = [row for c, n in quota.items() if n for row in streams[c].take(n)]
             block_rng.shuffle(block)  # categories interleaved within each block, not in runs
             for row in block:

@@ -130,6 +130,7 @@ def mix_stage(
         out_path,
         allow_repeat=mix["allow_repeat"],
         shuffle_buffer=mix["shuffle_buffer"],
+        progress=True,
     )
     if summary["repeated_epochs"]:
         print(f"warning: rows repeated to fill the mix: {summary['repeated_epochs']}", file=sys.stderr)
