@@ -43,6 +43,7 @@ class _StubChat(BaseHTTPRequestHandler):
 
     requests: ClassVar[list] = []
     fail_first: ClassVar[int] = 0
+    fixed_reply: ClassVar[str | None] = None  # set: answer every request with this (a judge)
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -55,9 +56,11 @@ class _StubChat(BaseHTTPRequestHandler):
             self.wfile.write(b"busy")
             return
         user = body["messages"][-1]["content"]
+        if isinstance(user, str):  # text-only request (the judge)
+            user = [{"type": "text", "text": user}]
         text = next(p["text"] for p in user if p["type"] == "text")
         n_img = sum(p["type"] == "image_url" for p in user)
-        reply = f"<think>saw {n_img} image(s)</think>\n<answer>\\boxed{{{text}}}</answer>"
+        reply = cls.fixed_reply or f"<think>saw {n_img} image(s)</think>\n<answer>\\boxed{{{text}}}</answer>"
         data = json.dumps(
             {
                 "choices": [{"message": {"role": "assistant", "content": reply}}],
@@ -76,7 +79,7 @@ class _StubChat(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def stub_server():
-    handler = type("Handler", (_StubChat,), {"requests": [], "fail_first": 0})
+    handler = type("Handler", (_StubChat,), {"requests": [], "fail_first": 0, "fixed_reply": None})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -161,3 +164,29 @@ def test_hf_backend_batched_generation_on_tiny_vlm(tiny_vlm_dir):
     sampled = backend.generate(samples[:2], temperature=0.7, max_new_tokens=12, batch_size=2, seed=1)
     again = backend.generate(samples[:2], temperature=0.7, max_new_tokens=12, batch_size=2, seed=1)
     assert sampled.texts == again.texts  # seeded sampling is reproducible
+
+
+def test_judge_scored_samples_go_through_the_judge_client(stub_server):
+    """llm_judge samples are scored by the configured judge (in a thread pool), an outage fails."""
+    from vero.eval.evaluate import score_all
+    from vero.rewards import JudgeClient, JudgeUnavailable
+
+    url, handler = stub_server
+    handler.fixed_reply = '{"REASONING": "matches the reference", "SCORE": 10}'
+    judge = JudgeClient.from_config({"enabled": True, "base_url": url, "model": "judge", "retries": 0})
+    judged = make_sample(0)
+    judged.reward_type, judged.answer = "llm_judge", "A green rectangle."
+    plain = make_sample(1)  # numeric: scored locally, never sent to the judge
+    outputs = [
+        "<think>look</think>\n<answer>A green rectangle.</answer>",
+        "<think>x</think><answer>\\boxed{2}</answer>",
+    ]
+    scores = score_all([judged, plain], outputs, [10, 10], judge=judge, judge_concurrency=4)
+    assert scores[0]["score"] == pytest.approx(1.0) and scores[1]["score"] == 1.0
+    assert len(handler.requests) == 1 and "A green rectangle." in json.dumps(handler.requests[0]["body"])
+
+    down = JudgeClient.from_config(
+        {"enabled": True, "base_url": "http://127.0.0.1:9/v1", "retries": 0, "timeout_s": 2}
+    )
+    with pytest.raises(JudgeUnavailable):
+        score_all([judged], outputs[:1], [10], judge=down)

@@ -100,8 +100,6 @@ def test_gold_answers_of_every_mini_benchmark_score_full_marks(tmp_path):
                 continue
             if s.reward_type in ("grounding", "clicking", "instruction_following"):
                 continue  # gold is a structure, not an answer text; covered by the reward tests
-            if s.reward_type == "multiple_choice" and s.answer == "A":
-                continue  # known reward bug, see test_multiple_choice_gold_letter_a
             answer = s.answer
             if s.reward_type == "list_string_match":
                 import json
@@ -112,10 +110,6 @@ def test_gold_answers_of_every_mini_benchmark_score_full_marks(tmp_path):
     assert {"numeric", "multiple_choice", "llm_judge", "counting"} <= seen_types
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vero.rewards multiple_choice normalizes the prediction 'A' like text and drops it as the "
-    "article 'a', so gold letter A never matches (reported to the rewards owner)",
-)
-def test_multiple_choice_gold_letter_a():
+def test_multiple_choice_gold_letter_a_is_not_read_as_an_article():
     assert score_output(sample(reward_type="multiple_choice", answer="A"), wrap("A"))["score"] == 1.0
+    assert score_output(sample(reward_type="multiple_choice", answer="A"), wrap("(a)"))["score"] == 1.0

@@ -171,43 +171,35 @@ def evaluate_benchmark(
         texts, counts, seconds = gen.texts, gen.completion_tokens or [None] * len(samples), gen.seconds
     if judge == "from_config":
         judge = make_judge(cfg)
-    coords = _coords(cfg)
-    records = []
-    from tqdm.auto import tqdm
-
-    for s, text, n in tqdm(
-        list(zip(samples, texts, counts, strict=True)),
+    scores = score_all(
+        samples,
+        texts,
+        counts,
+        judge=judge,
+        judge_concurrency=int(((cfg.get("reward") or {}).get("judge") or {}).get("max_concurrency", 16)),
         desc=f"score[{benchmark}]",
-        unit="sample",
-        mininterval=5,
-        file=sys.stderr,
-    ):
-        scored = score_output(
-            s,
-            text,
-            coords=coords,
-            judge=judge,
-            completion_tokens=n,
-            max_completion_tokens=gen_settings["max_new_tokens"],
-            require_format=bool(ev.get("require_format", False)),
-            reward_config=cfg.get("reward"),
-        )
-        records.append(
-            {
-                "id": s.id,
-                "benchmark": s.benchmark,
-                "category": s.category,
-                "experiment": experiment,
-                "checkpoint": checkpoint,
-                "question": s.question,
-                "answer": s.answer,
-                "reward_type": s.reward_type,
-                "scorer": s.scorer,
-                "output": text,
-                "completion_tokens": n,
-                **scored,
-            }
-        )
+        coords=_coords(cfg),
+        max_completion_tokens=gen_settings["max_new_tokens"],
+        require_format=bool(ev.get("require_format", False)),
+        reward_config=cfg.get("reward"),
+    )
+    records = [
+        {
+            "id": s.id,
+            "benchmark": s.benchmark,
+            "category": s.category,
+            "experiment": experiment,
+            "checkpoint": checkpoint,
+            "question": s.question,
+            "answer": s.answer,
+            "reward_type": s.reward_type,
+            "scorer": s.scorer,
+            "output": text,
+            "completion_tokens": n,
+            **scored,
+        }
+        for s, text, n, scored in zip(samples, texts, counts, scores, strict=True)
+    ]
     _write_jsonl(out_jsonl, records)
     meta = {
         "benchmark": spec.key,
@@ -233,6 +225,46 @@ def evaluate_benchmark(
     summary = benchmark_summary(records, meta=meta)
     write_json(out_summary, summary)
     return summary
+
+
+def score_all(
+    samples: Sequence,
+    texts: Sequence[str],
+    counts: Sequence[int | None],
+    *,
+    judge: Any,
+    judge_concurrency: int = 16,
+    desc: str = "score",
+    **score_kwargs: Any,
+) -> list[dict]:
+    """Score every output. Judge-scored samples wait on an HTTP endpoint, so they run in a thread
+    pool (the judge client bounds its own concurrency); the rest run in this thread, where
+    math-verify's signal-based timeout works."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
+
+    from vero.eval.scoring import JUDGE_TYPES
+
+    results: list[dict | None] = [None] * len(samples)
+    remote = [i for i, s in enumerate(samples) if judge is not None and s.reward_type in JUDGE_TYPES]
+    remote_set = set(remote)
+
+    def one(i: int) -> dict:
+        return score_output(samples[i], texts[i], judge=judge, completion_tokens=counts[i], **score_kwargs)
+
+    with tqdm(total=len(samples), desc=desc, unit="sample", mininterval=5, file=sys.stderr) as bar:
+        for i in range(len(samples)):
+            if i not in remote_set:
+                results[i] = one(i)
+                bar.update(1)
+        if remote:
+            with ThreadPoolExecutor(max(1, judge_concurrency)) as pool:
+                futures = {pool.submit(one, i): i for i in remote}
+                for fut in as_completed(futures):
+                    results[futures[fut]] = fut.result()
+                    bar.update(1)
+    return results  # type: ignore[return-value]
 
 
 def _write_jsonl(path: str | Path, records: Sequence[Mapping]) -> None:

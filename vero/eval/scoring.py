@@ -8,7 +8,8 @@ metrics (relaxed accuracy, ANLS, IoU, point-in-box, IFEval) live in `vero.eval.m
 
 A judge-scored sample with no judge configured is *unscored* (score None, reason
 "no_judge"), never counted as 0. Scoring never raises: an unexpected error scores the sample
-as unscored with the reason "scoring_error:<ExceptionType>".
+as unscored with the reason "scoring_error:<ExceptionType>"; only a judge outage
+(`JudgeUnavailable`) is raised, so the job fails and reruns instead of reporting holes.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ def score_output(
             reward_config=reward_config,
         )
     except Exception as e:  # one odd output must never stop a benchmark
+        from vero.rewards import JudgeUnavailable
+        from vero.rewards.judge import JudgeError
+
+        if isinstance(e, (JudgeUnavailable, JudgeError)):
+            raise  # a judge outage fails the job (it reruns alone), it must not read as unscored
         return {"extracted": None, "score": None, "unscored_reason": f"scoring_error:{type(e).__name__}"}
 
 
