@@ -283,9 +283,7 @@ def answer_problem(
     grade.
     """
     why = _answer_form_problem(reward_type, answer, tolerance, image_size)
-    if why is not None or reward_type == "multiple_choice":
-        # An option letter is checked above; the reward's text check would also reject the letter
-        # "A" (its normalization drops the article "a"), which is a valid gold.
+    if why is not None:
         return why
     try:
         from vero.rewards import check_ground_truth
