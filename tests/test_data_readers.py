@@ -145,6 +145,8 @@ def test_prompt_is_the_question_when_extra_info_has_none():
         {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "<image>\nHow many?"}]},
     ]
     assert verl_row_to_record(row)["question"] == "How many?"
+    row["prompt"] = json.dumps([{"role": "user", "content": "<image>How many now?"}])
+    assert verl_row_to_record(row)["question"] == "How many now?"
 
 
 def test_jsonl_with_base64_images_paths_and_a_broken_line(tmp_path):

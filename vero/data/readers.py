@@ -12,6 +12,7 @@ with a reason code (an image that cannot be read becomes an empty image list, an
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import math
@@ -116,6 +117,9 @@ def _image_bytes(item: Any, base_dir: Path | None) -> bytes | None:
 
 def _question_from_prompt(prompt: Any) -> str:
     """The text of the last user turn of a chat prompt, without "<image>" placeholders."""
+    if isinstance(prompt, str) and prompt.lstrip().startswith("[{"):
+        with contextlib.suppress(json.JSONDecodeError):  # some exports store the chat list as JSON text
+            prompt = json.loads(prompt)
     if isinstance(prompt, str):
         text = prompt
     elif isinstance(prompt, Sequence):
