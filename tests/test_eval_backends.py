@@ -152,8 +152,9 @@ def test_unknown_backend():
 
 
 @pytest.mark.slow
-def test_hf_backend_batched_generation_on_tiny_vlm(tiny_vlm_dir):
-    backend = get_backend("hf", str(tiny_vlm_dir), dtype="float32")
+@pytest.mark.parametrize("model_fixture", ["tiny_vlm_dir", "tiny_qwen3_vlm_dir"])
+def test_hf_backend_batched_generation_on_tiny_vlm(model_fixture, request):
+    backend = get_backend("hf", str(request.getfixturevalue(model_fixture)), dtype="float32")
     samples = [make_sample(i, n_images=1 + (i == 2)) for i in range(3)]  # one two-image prompt
     greedy_batched = backend.generate(samples, temperature=0.0, max_new_tokens=12, batch_size=3)
     greedy_single = backend.generate(samples, temperature=0.0, max_new_tokens=12, batch_size=1)
