@@ -340,3 +340,50 @@ def test_mini_suite_reads_heldout_records(tmp_path):
         assert len(res.samples) == 4 and not res.dropped
         assert all(s.category == cat and s.scorer == "reward" and s.reward_type for s in res.samples)
         assert all(s.image_size and s.images for s in res.samples)
+
+
+def test_hub_code_path_with_a_local_dataset_repo(tmp_path):
+    """The hub branch (datasets.load_dataset, decoded PIL images, several configs) on a local
+    dataset directory laid out like a hub repo (one folder per config, split-named Parquet)."""
+    import dataclasses
+
+    import datasets
+
+    for config, n in (("Counting", 2), ("Jigsaw", 1)):
+        ds = datasets.Dataset.from_dict(
+            {
+                "idx": [f"{config}_{i}" for i in range(n)],
+                "question": ["Which one?"] * n,
+                "choices": [["left", "right"]] * n,
+                "answer": ["(B)"] * n,
+                "image_1": [png()] * n,
+                "image_2": [None] * n,
+            },
+            features=datasets.Features(
+                {
+                    "idx": datasets.Value("string"),
+                    "question": datasets.Value("string"),
+                    "choices": datasets.Sequence(datasets.Value("string")),
+                    "answer": datasets.Value("string"),
+                    "image_1": datasets.Image(),
+                    "image_2": datasets.Image(),
+                }
+            ),
+        )
+        (tmp_path / "repo" / config).mkdir(parents=True)
+        ds.to_parquet(str(tmp_path / "repo" / config / "val-00000-of-00001.parquet"))
+    # hub repos declare their configs in the README's YAML header
+    header = {
+        "configs": [
+            {"config_name": c, "data_files": [{"split": "val", "path": f"{c}/val-*"}]}
+            for c in ("Counting", "Jigsaw")
+        ]
+    }
+    (tmp_path / "repo" / "README.md").write_text(f"---\n{yaml.safe_dump(header)}---\n")
+    spec = dataclasses.replace(
+        load_registry()["blink"], hub_id=str(tmp_path / "repo"), hub_configs=("Counting", "Jigsaw")
+    )
+    res = load_samples(spec)
+    assert [s.id for s in res.samples] == ["Counting_0", "Counting_1", "Jigsaw_0"]
+    assert all(s.answer == "B" and len(s.images) == 1 and s.image_size == (40, 30) for s in res.samples)
+    assert res.samples[2].meta["config"] == "Jigsaw"
