@@ -16,6 +16,8 @@ export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export WANDB_MODE ?= offline
 export MPLBACKEND ?= Agg
+# Jobs find the project's interpreter and console scripts first.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: install demo test test-fast test-vllm lint format system-deps bench clean-demo
 
@@ -70,3 +72,12 @@ format: $(STAMP)
 
 clean-demo:
 	rm -rf results/demo
+
+# Performance harnesses (they print figures; the README quotes them). One core where it matters.
+bench: $(STAMP)
+	taskset -c 0 $(PY) benchmarks/rewards.py
+	$(PY) benchmarks/filter.py
+	$(PY) benchmarks/train_step.py
+	$(PY) benchmarks/eval_generate.py
+	$(PY) benchmarks/analysis.py
+	$(PY) benchmarks/dag.py

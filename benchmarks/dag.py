@@ -44,6 +44,7 @@ def dry_run(configfile: Path, results_dir: str) -> tuple[float, int]:
         sys.executable,
         "-m",
         "snakemake",
+        "all",
         "-n",
         "--quiet",
         "rules",
@@ -53,7 +54,6 @@ def dry_run(configfile: Path, results_dir: str) -> tuple[float, int]:
         str(configfile),
         "--config",
         f"results_dir={results_dir}",
-        "all",
     ]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)

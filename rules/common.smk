@@ -3,10 +3,13 @@
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
 sys.path.insert(0, workflow.basedir)
+
+from snakemake.settings.types import DeploymentMethod
 
 from vero.categories import CATEGORIES
 from vero.config import ConfigError, deep_merge, load_config, validate_config
@@ -39,7 +42,13 @@ config.update(CFG)
 
 RESULTS = CFG["results_dir"].rstrip("/")
 EXPERIMENTS = list(CFG["experiments"])
-PY = "python"
+# Jobs run the interpreter Snakemake runs in (the project's env), or the rule's conda env's python
+# under `--sdm conda`.
+PY = (
+    "python"
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    else shlex.quote(sys.executable)
+)
 CONFIG_JSON = f"{RESULTS}/resolved_config.json"
 CONFIG_ARGS = f"--config-json {CONFIG_JSON}"
 write_if_changed(CONFIG_JSON, json.dumps(CFG, indent=2, sort_keys=True) + "\n")

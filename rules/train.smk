@@ -21,6 +21,7 @@ rule train_experiment:
         base=train_base_model_input,
     output:
         final=directory(res("runs/{experiment}/final")),
+        train_log=res("runs/{experiment}/train_log.jsonl"),
     log:
         logf("train_experiment/{experiment}"),
     benchmark:

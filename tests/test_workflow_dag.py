@@ -1,0 +1,138 @@
+"""The DAG's shape: jobs per rule for each named target, paper config and demo config (dry runs)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from vero.categories import CATEGORIES
+from vero.config import REPO_ROOT, load_config
+
+PAPER = REPO_ROOT / "config" / "config.yaml"
+DEMO = REPO_ROOT / "config" / "demo.yaml"
+N_CAT = len(CATEGORIES)
+
+
+def dry_run(configfile, target, tmp_path, *extra):
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        target,
+        "-n",
+        "--quiet",
+        "rules",
+        "--cores",
+        "1",
+        "--configfile",
+        str(configfile),
+        "--config",
+        f"results_dir={tmp_path}/results",
+        *extra,
+    ]
+    out = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+    text = out.stdout + out.stderr
+    stats = text.split("Job stats:", 1)[1] if "Job stats:" in text else ""
+    counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", stats, flags=re.M)}
+    counts.pop("total", None)
+    return counts
+
+
+def _setup(cfgfile):
+    cfg = load_config(cfgfile)
+    n_exp = len(cfg["experiments"])
+    tiny = cfg["model"]["base"] == "tiny"
+    return cfg, n_exp, tiny
+
+
+def _n_benchmarks(cfg):
+    from vero.eval.registry import suite_benchmarks
+
+    return len(suite_benchmarks(cfg))
+
+
+@pytest.mark.parametrize("cfgfile", [PAPER, DEMO], ids=["paper", "demo"])
+def test_all_target_shape(cfgfile, tmp_path):
+    cfg, n_exp, tiny = _setup(cfgfile)
+    n_bench = _n_benchmarks(cfg)
+    counts = dry_run(cfgfile, "all", tmp_path)
+    assert counts["train_experiment"] == n_exp
+    assert counts["data_mix"] == n_exp
+    assert counts["data_filter"] == N_CAT
+    assert counts["eval_benchmark"] == (n_exp + 1) * n_bench  # + the base model
+    assert counts["eval_summary"] == n_exp + 1
+    assert counts["eval_comparison"] == 1
+    assert counts["build_report"] == 1 and counts["all"] == 1
+    assert counts.get("build_tiny_model", 0) == (1 if tiny else 0)
+    for rule in ("analysis_reasoning_length", "analysis_probe", "analysis_umap", "analysis_transfer"):
+        assert counts[rule] == 1
+
+
+def test_paper_config_is_the_full_study(tmp_path):
+    counts = dry_run(PAPER, "all", tmp_path)
+    assert counts["eval_benchmark"] == 12 * 30  # base + 11 experiments on the 30 VeroEval benchmarks
+    assert counts["train_experiment"] == 11
+
+
+@pytest.mark.parametrize("cfgfile", [PAPER, DEMO], ids=["paper", "demo"])
+@pytest.mark.parametrize(
+    ("target", "experiments"),
+    [
+        ("ablation_algorithm", 3),  # mixed (GSPO) + GRPO + DAPO
+        ("ablation_reward", 2),
+        ("ablation_sft", 2),
+        ("ablation_transfer", 7),  # six single-category runs + mixed
+    ],
+)
+def test_ablation_targets_run_only_their_experiments(cfgfile, target, experiments, tmp_path):
+    cfg, _, _ = _setup(cfgfile)
+    n_bench = _n_benchmarks(cfg)
+    counts = dry_run(cfgfile, target, tmp_path)
+    assert counts["train_experiment"] == experiments
+    assert counts["eval_benchmark"] == (experiments + 1) * n_bench
+    assert counts.get("build_report", 0) == 0
+
+
+def test_data_target_builds_data_and_tiny_model_only(tmp_path):
+    counts = dry_run(DEMO, "data", tmp_path)
+    assert counts["build_tiny_model"] == 1
+    assert counts["data_filter"] == N_CAT
+    assert counts["data_mix"] == len(load_config(DEMO)["experiments"])
+    assert "train_experiment" not in counts and "eval_benchmark" not in counts
+
+
+def test_single_experiment_file_target(tmp_path):
+    counts = dry_run(DEMO, f"{tmp_path}/results/eval/algo_grpo/final/summary.json", tmp_path)
+    assert counts["train_experiment"] == 1
+    assert counts["eval_benchmark"] == N_CAT
+    assert counts["eval_summary"] == 1
+
+
+def test_invalid_config_fails_at_load_with_key_path(tmp_path):
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "all",
+        "-n",
+        "--cores",
+        "1",
+        "--configfile",
+        str(DEMO),
+        "--config",
+        "reward={'alpha': 3}",
+    ]
+    out = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    assert "config key 'reward.alpha'" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("cfgfile", [PAPER, DEMO], ids=["paper", "demo"])
+def test_slurm_profile_dry_run_lists_the_study(cfgfile, tmp_path):
+    """`snakemake -n --profile slurm all` resolves from the repo root (./slurm -> profiles/slurm)."""
+    counts = dry_run(cfgfile, "all", tmp_path, "--profile", "slurm")
+    assert counts["train_experiment"] == len(load_config(cfgfile)["experiments"])
