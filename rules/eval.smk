@@ -1,12 +1,16 @@
 # Checkpoint evaluation (VeroEval or the VeroMini mini suite): one job per
 # (experiment, checkpoint, benchmark), so a failed benchmark reruns alone; a summary (and W&B eval
 # run) per (experiment, checkpoint); the comparison table; checkpoint-sweep curves.
+# With `--sdm conda` the jobs run in envs/gpu.yaml; backend vllm_server starts vLLM's server from
+# $VERO_VLLM_PYTHON (envs/vllm.yaml), as the judge server does.
 
+from vero.eval.evaluate import eval_job_gpus
 from vero.eval.registry import get_benchmark, suite_benchmarks
 from vero.eval.sweep import sweep_checkpoints
 from vero.models import tiny_model_dir
 
 EVAL_BENCHMARKS = suite_benchmarks(CFG)
+EVAL_RESOURCES = rule_resources("eval_benchmark")
 
 
 def eval_model_input(wildcards):
@@ -16,6 +20,11 @@ def eval_model_input(wildcards):
             return [tiny_model_dir(RESULTS, CFG["model"]["family"])]
         return []
     return [final_model(wildcards.experiment)]
+
+
+def eval_gpus(wildcards):
+    """The configured GPUs, or more when a judge is served in the job for this benchmark."""
+    return eval_job_gpus(CFG, wildcards.benchmark, EVAL_RESOURCES.get("gpu", 0))
 
 
 def eval_data_input(wildcards):
@@ -58,8 +67,11 @@ rule eval_benchmark:
         benchf("eval_benchmark/{experiment}/{checkpoint}/{benchmark}")
     wildcard_constraints:
         benchmark="|".join(EVAL_BENCHMARKS),
+    conda:
+        "../envs/gpu.yaml"
     resources:
-        **rule_resources("eval_benchmark"),
+        **{k: v for k, v in EVAL_RESOURCES.items() if k != "gpu"},
+        gpu=eval_gpus,
     params:
         cfg=CONFIG_JSON,
     shell:
@@ -76,6 +88,8 @@ rule eval_summary:
         summary=res("eval/{experiment}/{checkpoint}/summary.json"),
     log:
         logf("eval_summary/{experiment}/{checkpoint}"),
+    conda:
+        "../envs/gpu.yaml"
     resources:
         **rule_resources("eval_summary"),
     params:
@@ -94,6 +108,8 @@ rule eval_comparison:
         csv=res("eval/comparison.csv"),
     log:
         logf("eval_comparison"),
+    conda:
+        "../envs/gpu.yaml"
     resources:
         **rule_resources("eval_comparison"),
     params:
@@ -114,6 +130,8 @@ rule eval_sweep:
         json=res("eval/{experiment}/sweep.json"),
     log:
         logf("eval_sweep/{experiment}"),
+    conda:
+        "../envs/gpu.yaml"
     resources:
         **rule_resources("eval_sweep"),
     params:

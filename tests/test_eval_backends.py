@@ -191,3 +191,81 @@ def test_judge_scored_samples_go_through_the_judge_client(stub_server):
     )
     with pytest.raises(JudgeUnavailable):
         score_all([judged], outputs[:1], [10], judge=down)
+
+
+STUB_VLLM_SERVER = """
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        reply = json.dumps({"choices": [{"message": {"content": "served " + body["model"] + " "
+                            + str(body.get("skip_special_tokens"))}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *a):
+        pass
+
+HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def test_vllm_server_backend_starts_queries_and_stops_the_server(tmp_path):
+    """The server lifecycle with a stand-in for vLLM's api_server (same command-line contract)."""
+    import sys
+
+    script = tmp_path / "fake_api_server.py"
+    script.write_text(STUB_VLLM_SERVER)
+    backend = get_backend(
+        "vllm_server",
+        "runs/mixed/final",
+        command=[sys.executable, str(script), "{port}"],
+        health_timeout_s=60,
+    )
+    gen = backend.generate([make_sample(0), make_sample(1)], max_new_tokens=8)
+    assert gen.texts == ["served runs/mixed/final False"] * 2  # special tokens kept for <think> tags
+    url = backend.client.url
+    backend.close()
+    import httpx
+
+    with pytest.raises(httpx.ConnectError):  # the server is gone
+        httpx.post(url, json={}, timeout=2)
+
+
+def test_vllm_server_backend_reports_a_server_that_dies(tmp_path):
+    import sys
+
+    with pytest.raises(BackendError, match="did not come up"):
+        get_backend(
+            "vllm_server", "m", command=[sys.executable, "-c", "raise SystemExit(3)"], health_timeout_s=30
+        )
+
+
+def test_vllm_server_command_from_config():
+    from pathlib import Path
+
+    from vero.config import load_config
+    from vero.eval.evaluate import backend_kwargs
+    from vero.serving import vllm_server_command
+
+    repo = Path(__file__).resolve().parent.parent
+    cfg = load_config(
+        repo / "config" / "config.yaml",
+        overrides={"eval": {"backend": "vllm_server", "tensor_parallel_size": 2}},
+    )
+    kw = backend_kwargs(cfg)
+    cmd = vllm_server_command(
+        "ckpt", 8123, {"gpus": kw["tensor_parallel_size"], "extra_args": kw["extra_args"]}
+    )
+    joined = " ".join(cmd)
+    assert "-m vllm.entrypoints.openai.api_server --model ckpt" in joined
+    assert "--tensor-parallel-size 2" in joined and "--max-model-len 40960" in joined
+    assert '--mm-processor-kwargs {"max_pixels": 16777216}' in joined

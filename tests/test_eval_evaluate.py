@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from vero.config import ConfigError, load_config
-from vero.eval.evaluate import backend_kwargs, load_config_json, model_path_for, parse_named_paths
+from vero.eval.evaluate import (
+    backend_kwargs,
+    eval_job_gpus,
+    judge_for,
+    load_config_json,
+    model_path_for,
+    parse_named_paths,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,7 +46,9 @@ def test_model_paths_for_base_and_runs():
 
 
 def test_backend_settings_come_from_config():
-    paper = load_config(REPO / "config" / "config.yaml", overrides={"eval": {"tensor_parallel_size": 4}})
+    paper = load_config(
+        REPO / "config" / "config.yaml", overrides={"eval": {"backend": "vllm", "tensor_parallel_size": 4}}
+    )
     kw = backend_kwargs(paper)
     assert (kw["tensor_parallel_size"], kw["gpu_memory_utilization"], kw["dtype"]) == (4, 0.85, "bfloat16")
     assert kw["max_pixels"] == 16777216
@@ -57,3 +66,30 @@ def test_parse_named_paths():
         parse_named_paths(["base"], "--summary")
     with pytest.raises(ValueError, match="given twice"):
         parse_named_paths(["a=1", "a=2"], "--summary")
+
+
+def test_judge_served_in_the_job_gets_its_gpus():
+    paper = load_config(REPO / "config" / "config.yaml")  # judge served on 2 GPUs
+    assert eval_job_gpus(paper, "mmvet_v2", 1) == 2  # judge-scored
+    assert eval_job_gpus(paper, "chartqa", 1) == 1
+    assert eval_job_gpus(paper, "mmvet_v2", 4) == 4  # generation needs more anyway
+    external = load_config(
+        REPO / "config" / "config.yaml", overrides={"reward": {"judge": {"serve": {"enabled": False}}}}
+    )
+    assert eval_job_gpus(external, "mmvet_v2", 1) == 1
+    demo = load_config(REPO / "config" / "demo.yaml")  # judge off
+    assert eval_job_gpus(demo, "mini_captioning_if", 0) == 0
+
+
+def test_judge_client_from_config_or_none():
+    demo = load_config(REPO / "config" / "demo.yaml")
+    with judge_for(demo) as judge:
+        assert judge is None
+    external = load_config(
+        REPO / "config" / "config.yaml",
+        overrides={"reward": {"judge": {"serve": {"enabled": False}, "base_url": "http://judge:9000/v1"}}},
+    )
+    with judge_for(external) as judge:
+        assert judge.endpoint.startswith("http://judge:9000/v1")
+    with judge_for(external, needed=False) as judge:
+        assert judge is None  # no judge-scored sample: no client, no server

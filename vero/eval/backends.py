@@ -6,6 +6,9 @@
   the GPU backend. vLLM is imported only when this backend is built.
 - `openai`: any OpenAI-compatible server (`/v1/chat/completions`, images as base64 data URLs),
   e.g. a vLLM server, with bounded concurrency and retries.
+- `vllm_server`: starts vLLM's OpenAI-compatible server on the evaluated model for the job's
+  lifetime (from the python in $VERO_VLLM_PYTHON, i.e. envs/vllm.yaml, whose transformers pin
+  differs from the training stack's) and talks to it as `openai`; stopped when the job ends.
 
 Every backend builds the conversation with `vero.prompts.build_messages`, the function training
 uses, so a checkpoint is evaluated on the prompt format it was trained on. Outputs keep the
@@ -21,6 +24,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +33,7 @@ from tqdm.auto import tqdm
 from vero.eval.samples import EvalSample
 from vero.prompts import build_messages
 
-BACKENDS = ("hf", "vllm", "openai")
+BACKENDS = ("hf", "vllm", "openai", "vllm_server")
 
 
 class BackendError(RuntimeError):
@@ -370,12 +374,81 @@ class OpenAIBackend(Backend):
         self.client.close()
 
 
+class ServedVLLMBackend(Backend):
+    """vLLM's OpenAI-compatible server on the evaluated model (tensor parallel over the job's
+    GPUs), queried through `OpenAIBackend`; `close()` stops the server (vero.eval.serve)."""
+
+    name = "vllm_server"
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        tensor_parallel_size: int = 1,
+        port: int | None = None,
+        extra_args: Sequence[str] = (),
+        health_timeout_s: float = 900.0,
+        max_concurrency: int = 64,
+        timeout_s: float = 600.0,
+        system_prompt: str | None = None,
+        command: Sequence[str] | None = None,
+        **_: Any,
+    ):
+        from vero.eval.serve import ServerStartError, served_vllm
+
+        self._stack = ExitStack()
+        try:
+            base_url = self._stack.enter_context(
+                served_vllm(
+                    str(model_path),
+                    gpus=int(tensor_parallel_size),
+                    extra_args=extra_args,
+                    port=port,
+                    health_timeout_s=health_timeout_s,
+                    command=command,
+                    label="vLLM server (evaluated model)",
+                )
+            )
+        except ServerStartError as e:
+            self._stack.close()
+            raise BackendError(str(e)) from e
+        self.client: OpenAIBackend | None = OpenAIBackend(
+            model_path,
+            base_url=base_url,
+            model=str(model_path),
+            api_key_env="",
+            max_concurrency=max_concurrency,
+            timeout_s=timeout_s,
+            system_prompt=system_prompt,
+            extra_body={"skip_special_tokens": False},  # keep <think>/<answer> tags
+        )
+        self._stack.callback(self.client.close)
+
+    def generate(self, samples, *, temperature=0.7, max_new_tokens=8192, batch_size=8, top_p=1.0, seed=0):
+        if self.client is None:
+            raise BackendError("the vLLM server backend is closed")
+        return self.client.generate(
+            samples,
+            temperature=temperature,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            top_p=top_p,
+            seed=seed,
+        )
+
+    def close(self) -> None:
+        self.client = None
+        self._stack.close()
+
+
 def get_backend(name: str, model_path: str, **kwargs: Any) -> Backend:
-    """Build a backend by name ("hf", "vllm", "openai") for a model directory or hub id."""
+    """Build a backend by name (hf, vllm, openai, vllm_server) for a model directory or hub id."""
     if name == "hf":
         return HFBackend(model_path, **kwargs)
     if name == "vllm":
         return VLLMBackend(model_path, **kwargs)
     if name == "openai":
         return OpenAIBackend(model_path, **kwargs)
+    if name == "vllm_server":
+        return ServedVLLMBackend(model_path, **kwargs)
     raise BackendError(f"unknown eval backend {name!r}; expected one of {list(BACKENDS)}")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from vero.eval.aggregate import benchmark_summary, checkpoint_summary, read_json
 from vero.eval.backends import get_backend
 from vero.eval.registry import get_benchmark, paper_reference, registry_path
 from vero.eval.samples import load_samples
-from vero.eval.scoring import score_output
+from vero.eval.scoring import JUDGE_TYPES, score_output
 
 BASE = "base"
 
@@ -101,17 +102,73 @@ def backend_kwargs(cfg: Mapping) -> dict[str, Any]:
     if name == "openai":
         o = ev.get("openai") or {}
         return {**common, **{k: v for k, v in o.items() if v is not None}}
+    if name == "vllm_server":
+        v, s = ev.get("vllm") or {}, ev.get("vllm_server") or {}
+        args = ["--dtype", model.get("dtype", "auto"), "--seed", str(cfg.get("seed", 0))]
+        args += ["--gpu-memory-utilization", str(v.get("gpu_memory_utilization", 0.9))]
+        args += [
+            "--limit-mm-per-prompt",
+            json.dumps({"image": v.get("max_images_per_prompt", 8), "video": 0}),
+        ]
+        if v.get("max_model_len"):
+            args += ["--max-model-len", str(v["max_model_len"])]
+        if v.get("enforce_eager"):
+            args.append("--enforce-eager")
+        pixels = {k: model[k] for k in ("min_pixels", "max_pixels") if model.get(k)}
+        if pixels:
+            args += ["--mm-processor-kwargs", json.dumps(pixels)]
+        return {
+            "system_prompt": system_prompt,
+            "tensor_parallel_size": ev.get("tensor_parallel_size", 1),
+            "port": s.get("port"),
+            "health_timeout_s": s.get("health_timeout_s", 900),
+            "max_concurrency": s.get("max_concurrency", 64),
+            "timeout_s": s.get("timeout_s", 1800),
+            "extra_args": args + list(s.get("extra_args") or []),
+        }
     raise ValueError(f"config key 'eval.backend': unknown backend {name!r}")
 
 
-def make_judge(cfg: Mapping):
-    """The LLM judge client when `reward.judge.enabled`, else None (judge samples stay unscored)."""
+@contextmanager
+def judge_for(cfg: Mapping, needed: bool = True) -> Iterator[Any]:
+    """The LLM judge client while the block runs, or None (judge samples then stay unscored).
+
+    With `reward.judge.serve.enabled` the judge model is served by vLLM inside this job, on the
+    GPUs generation has released (`eval_job_gpus` reserves enough of them); otherwise the client
+    talks to `reward.judge.base_url`.
+    """
     judge_cfg = (cfg.get("reward") or {}).get("judge") or {}
-    if not judge_cfg.get("enabled"):
-        return None
+    if not (judge_cfg.get("enabled") and needed):
+        yield None
+        return
     from vero.rewards import JudgeClient
 
-    return JudgeClient.from_config(judge_cfg)
+    serve = judge_cfg.get("serve") or {}
+    if not serve.get("enabled"):
+        yield JudgeClient.from_config(judge_cfg)
+        return
+    from vero.eval.serve import served_vllm
+
+    with served_vllm(
+        judge_cfg.get("model", "Qwen/Qwen3-32B"),
+        gpus=int(serve.get("gpus", 1)),
+        extra_args=serve.get("extra_args") or (),
+        health_timeout_s=float(serve.get("health_timeout_s", 900)),
+        label="judge server",
+    ) as url:
+        yield JudgeClient.from_config({**judge_cfg, "base_url": url})
+
+
+def eval_job_gpus(cfg: Mapping, benchmark: str, configured: int) -> int:
+    """GPUs one evaluation job needs: the configured ones, and enough for a judge served in the
+    job (after generation) when the benchmark may have judge-scored samples."""
+    from vero.eval.registry import may_need_judge
+
+    serve = ((cfg.get("reward") or {}).get("judge") or {}).get("serve") or {}
+    judge_on = ((cfg.get("reward") or {}).get("judge") or {}).get("enabled")
+    if judge_on and serve.get("enabled") and may_need_judge(get_benchmark(cfg, benchmark)):
+        return max(int(configured), int(serve.get("gpus", 1)))
+    return int(configured)
 
 
 def _coords(cfg: Mapping) -> str:
@@ -169,20 +226,20 @@ def evaluate_benchmark(
             if own_backend:
                 backend.close()
         texts, counts, seconds = gen.texts, gen.completion_tokens or [None] * len(samples), gen.seconds
-    if judge == "from_config":
-        judge = make_judge(cfg)
-    scores = score_all(
-        samples,
-        texts,
-        counts,
-        judge=judge,
-        judge_concurrency=int(((cfg.get("reward") or {}).get("judge") or {}).get("max_concurrency", 16)),
-        desc=f"score[{benchmark}]",
-        coords=_coords(cfg),
-        max_completion_tokens=gen_settings["max_new_tokens"],
-        require_format=bool(ev.get("require_format", False)),
-        reward_config=cfg.get("reward"),
-    )
+    needs_judge = any(s.reward_type in JUDGE_TYPES for s in samples)
+    with judge_for(cfg, needs_judge) if judge == "from_config" else nullcontext(judge) as judge:
+        scores = score_all(
+            samples,
+            texts,
+            counts,
+            judge=judge,
+            judge_concurrency=int(((cfg.get("reward") or {}).get("judge") or {}).get("max_concurrency", 16)),
+            desc=f"score[{benchmark}]",
+            coords=_coords(cfg),
+            max_completion_tokens=gen_settings["max_new_tokens"],
+            require_format=bool(ev.get("require_format", False)),
+            reward_config=cfg.get("reward"),
+        )
     records = [
         {
             "id": s.id,
@@ -243,8 +300,6 @@ def score_all(
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from tqdm.auto import tqdm
-
-    from vero.eval.scoring import JUDGE_TYPES
 
     results: list[dict | None] = [None] * len(samples)
     remote = [i for i, s in enumerate(samples) if judge is not None and s.reward_type in JUDGE_TYPES]

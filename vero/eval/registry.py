@@ -199,6 +199,13 @@ def paper_reference(path: str | Path = DEFAULT_REGISTRY) -> dict:
     return dict(read_registry_file(path).get("paper_reference") or {})
 
 
+def may_need_judge(spec: BenchmarkSpec) -> bool:
+    """Whether a benchmark can have judge-scored samples (mini benchmarks: decided per row)."""
+    from vero.rewards.types import JUDGE_REWARD_TYPES
+
+    return spec.is_mini or spec.reward_type in JUDGE_REWARD_TYPES
+
+
 def mini_spec(category: str, results_dir: str | Path) -> BenchmarkSpec:
     """The mini benchmark of one category: the held-out VeroMini rows of that category."""
     if category not in CATEGORIES:
