@@ -47,7 +47,7 @@ def prepare(records: list[dict], min_per_class: int) -> tuple[list[dict], list[s
     return usable, sorted(small), dict(dropped)
 
 
-def _pipeline(features: str, C: float, seed: int, embed=None):
+def _pipeline(features: str, C: float, seed: int):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

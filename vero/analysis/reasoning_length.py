@@ -160,21 +160,7 @@ def length_table(
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def own_category_rows(table, experiments_by_category: dict[str, str]):
-    """The row of each category's own single-category run (the paper's setting), if present."""
-    keep = [
-        (table["experiment"] == exp) & (table["category"] == cat)
-        for cat, exp in experiments_by_category.items()
-    ]
-    if not keep:
-        return table.iloc[0:0]
-    mask = keep[0]
-    for m in keep[1:]:
-        mask = mask | m
-    return table[mask]
-
-
-def plot_lengths(table, path: str | Path, *, confidence: float = 0.95, title_note: str = "") -> Path:
+def plot_lengths(table, path: str | Path, *, confidence: float = 0.95) -> Path:
     """Grouped bars (categories × experiments) with bootstrap-interval error bars, and the
     paper's figures (mean ± SEM) in a panel beside them."""
     plt = pyplot()
@@ -203,7 +189,7 @@ def plot_lengths(table, path: str | Path, *, confidence: float = 0.95, title_not
         )
     ax.set_xticks(x, [category_label(c) for c in cats], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("words in the think block")
-    ax.set_title(f"This run: mean, {int(confidence * 100)} % bootstrap interval{title_note}")
+    ax.set_title(f"This run: mean, {int(confidence * 100)} % bootstrap interval")
     if experiments:
         ax.legend(fontsize=7, ncol=2)
     else:
