@@ -31,6 +31,9 @@ def test_analysis_rules_produce_every_output(tmp_path):
     cfg = load_config(REPO / "config" / "demo.yaml")
     cfg["results_dir"] = str(results)
     cfg["wandb"] = {"project": "vero-test", "mode": "offline", "dir": str(tmp_path / "wandb")}
+    # a cut-down study (the demo's experiment kinds, fewer of each) keeps this test short
+    keep = ("mixed", "single_chart_ocr", "single_stem", "algo_grpo", "algo_dapo", "sft")
+    cfg["experiments"] = {k: v for k, v in cfg["experiments"].items() if k in keep}
     cfg["analysis"]["skills"]["max_traces_per_category"] = 10
     cfg["analysis"]["probe"]["permutations"] = 20  # p >= 1/21: still "small", and quick
     config_file = tmp_path / "config.yaml"
@@ -109,7 +112,7 @@ def test_analysis_rules_produce_every_output(tmp_path):
     assert umap_info["embedding_fallback_reason"] is None
 
     transfer = pd.read_csv(a / "transfer.csv")
-    assert list(transfer["experiment"])[-1] == "mixed" and len(transfer) == 7
+    assert list(transfer["experiment"])[-1] == "mixed" and len(transfer) == 3
     dyn = pd.read_csv(a / "dynamics" / "summary.csv")
     assert set(dyn["experiment"]) == set(cfg["experiments"])
 
