@@ -16,7 +16,7 @@ import json
 import random
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,28 +109,43 @@ def _read_local_rows(path: Path) -> list[dict]:
     raise SampleLoadError(f"{path}: unsupported file type {suffix!r} (use .parquet, .jsonl or .json)")
 
 
-def _hub_rows(spec: BenchmarkSpec) -> Iterator[dict]:
-    import datasets
+class _HubRows(Sequence):
+    """The rows of one or more configs of a hub dataset, read (and images decoded) only when
+    indexed, so a seeded subset of a large benchmark never decodes the rest."""
 
-    for config in spec.hub_configs:
-        try:
-            ds = datasets.load_dataset(spec.hub_id, config, split=spec.split)
-        except Exception as e:
-            raise SampleLoadError(
-                f"benchmark {spec.key}: cannot load hub dataset {spec.hub_id!r} (config {config!r}, "
-                f"split {spec.split!r}): {type(e).__name__}: {e}. Set eval.local_data.{spec.key} to a "
-                "local copy when the hub is unreachable."
-            ) from e
-        for row in ds:
-            yield {**row, "__config__": config}
+    def __init__(self, spec: BenchmarkSpec):
+        import datasets
+
+        self.parts = []
+        for config in spec.hub_configs:
+            try:
+                ds = datasets.load_dataset(spec.hub_id, config, split=spec.split)
+            except Exception as e:
+                raise SampleLoadError(
+                    f"benchmark {spec.key}: cannot load hub dataset {spec.hub_id!r} (config {config!r}, "
+                    f"split {spec.split!r}): {type(e).__name__}: {e}. Set eval.local_data.{spec.key} to a "
+                    "local copy when the hub is unreachable."
+                ) from e
+            self.parts.append((config, ds))
+        self.column_names = sorted({c for _, ds in self.parts for c in ds.column_names})
+
+    def __len__(self) -> int:
+        return sum(len(ds) for _, ds in self.parts)
+
+    def __getitem__(self, i: int) -> dict:
+        for config, ds in self.parts:
+            if i < len(ds):
+                return {**ds[i], "__config__": config}
+            i -= len(ds)
+        raise IndexError(i)
 
 
-def iter_rows(spec: BenchmarkSpec) -> tuple[Iterable[dict], Path | None]:
+def iter_rows(spec: BenchmarkSpec) -> tuple[Sequence[dict], Path | None]:
     """The rows of a benchmark and the directory relative image paths are resolved against."""
     if spec.source_kind in ("local", "canonical"):
         path = Path(spec.local_path)
         return _read_local_rows(path), path.parent
-    return _hub_rows(spec), None
+    return _HubRows(spec), None
 
 
 # ---- field conversion ----------------------------------------------------------------------
@@ -434,7 +449,6 @@ def load_samples(spec: BenchmarkSpec, *, max_samples: int | None = None, seed: i
     """Evaluation samples of one benchmark; at most `max_samples`, chosen by a seeded draw
     (benchmarks often list rows grouped by type, so the first rows would be a biased subset)."""
     rows, base_dir = iter_rows(spec)
-    rows = list(rows)
     _check_fields(spec, rows)
     order = list(range(len(rows)))
     if max_samples is not None and max_samples < len(rows):
@@ -460,13 +474,14 @@ def load_samples(spec: BenchmarkSpec, *, max_samples: int | None = None, seed: i
     return LoadResult(samples=samples, n_rows=len(rows), dropped=dropped)
 
 
-def _check_fields(spec: BenchmarkSpec, rows: list[dict]) -> None:
+def _check_fields(spec: BenchmarkSpec, rows: Sequence[dict]) -> None:
     """A field the registry names that no row has is a mapping error, not a malformed row."""
-    if spec.is_mini or not rows:
+    if spec.is_mini or not len(rows):
         return
-    present: set[str] = set()
-    for r in rows[:50]:
-        present.update(r.keys())
+    present: set[str] = set(getattr(rows, "column_names", ()))
+    if not present:
+        for i in range(min(50, len(rows))):
+            present.update(rows[i].keys())
     f = spec.fields
     named = {"question": f.get("question"), "answer": f.get("answer"), "options": f.get("options")}
     missing = [f"fields.{k}={v!r}" for k, v in named.items() if v and v not in present]
