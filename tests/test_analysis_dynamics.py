@@ -50,8 +50,10 @@ def test_panels_and_summary():
     assert s["entropy_mean"] == pytest.approx(0.58, abs=0.05)
     assert (s["paper_entropy_mean"], s["paper_entropy_std"]) == PAPER_ENTROPY["gspo"]
     assert s["reward_last"] > s["reward_first"] and s["metrics_missing"] == ""
-    sparse = summarize_run("sft", [{"step": 1.0, "loss": 2.0}], ablation="sft", algorithm="sft")
+    sparse = summarize_run("sft", [{"step": 1.0, "loss": 2.0}, {"step": 2.0, "loss": 1.5}], ablation="sft")
     assert math.isnan(sparse["entropy_mean"]) and math.isnan(sparse["paper_entropy_mean"])
+    assert (sparse["loss_first"], sparse["loss_last"]) == (2.0, 1.5)
+    assert "loss" not in sparse["metrics_missing"].split(";")
     assert sparse["metrics_missing"].split(";")[0] == "reward"
     assert list(smooth([1.0, 3.0, 5.0], 2)) == [1.0, 2.0, 4.0]
 

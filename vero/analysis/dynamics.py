@@ -29,6 +29,8 @@ PANELS = (
     "policy entropy",
     "response length",
     "clip fraction",
+    "loss",
+    "grad norm",
 )
 LENGTH_KEYS = ("completions/mean_length", "completion_length", "completions/mean_length_terminated")
 
@@ -44,6 +46,8 @@ SUMMARY_COLUMNS = (
     "entropy_std",
     "response_length_last",
     "clip_fraction_mean",
+    "loss_first",
+    "loss_last",
     "paper_entropy_mean",
     "paper_entropy_std",
     "metrics_missing",
@@ -76,6 +80,9 @@ def panel_keys(rows: list[dict]) -> dict[str, list[str]]:
         "response length": [length] if length else [],
         # TRL logs mean, min and max of each clip ratio; the means are enough when present
         "clip fraction": [k for k in clip if k.endswith("mean")] or clip,
+        # SFT runs log no reward: their loss is the curve that shows learning
+        "loss": [k for k in ("loss",) if k in keys],
+        "grad norm": [k for k in ("grad_norm",) if k in keys],
     }
 
 
@@ -94,16 +101,22 @@ def _short(key: str) -> str:
     return key.removesuffix("/mean") or key
 
 
+def _not_logged(ax) -> None:
+    ax.text(0.5, 0.5, "not logged", ha="center", va="center", color="grey", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def plot_experiment(rows: list[dict], path: str | Path, *, title: str, window: int = 1) -> Path:
-    """Six panels (PANELS) of one run's curves; absent metrics are marked as not logged."""
+    """One panel per PANELS entry of one run's curves; absent metrics are marked as not logged."""
     plt = pyplot()
     keys = panel_keys(rows)
-    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
+    fig, axes = plt.subplots(2, 4, figsize=(19, 7.5))
     for ax, panel in zip(axes.flat, PANELS, strict=True):
         ax.set_title(panel, fontsize=10)
         ax.set_xlabel("step")
         if not keys[panel]:
-            ax.text(0.5, 0.5, "not logged", ha="center", va="center", color="grey", transform=ax.transAxes)
+            _not_logged(ax)
             continue
         for k in keys[panel]:
             s, v = _series(rows, k)
@@ -125,6 +138,7 @@ def summarize_run(name: str, rows: list[dict], *, ablation: str = "", algorithm:
     keys = panel_keys(rows)
     _, reward = _series(rows, "reward")
     _, ent = _series(rows, "entropy")
+    _, loss = _series(rows, "loss")
     length_key = keys["response length"][0] if keys["response length"] else None
     _, length = _series(rows, length_key) if length_key else (None, np.array([]))
     clip_vals = [v for k in keys["clip fraction"] for v in _series(rows, k)[1]]
@@ -145,6 +159,8 @@ def summarize_run(name: str, rows: list[dict], *, ablation: str = "", algorithm:
         "entropy_std": float(ent.std()) if len(ent) else math.nan,
         "response_length_last": float(length[-1]) if len(length) else math.nan,
         "clip_fraction_mean": float(np.mean(clip_vals)) if clip_vals else math.nan,
+        "loss_first": float(loss[0]) if len(loss) else math.nan,
+        "loss_last": float(loss[-1]) if len(loss) else math.nan,
         "paper_entropy_mean": paper[0],
         "paper_entropy_std": paper[1],
         "metrics_missing": ";".join(p for p in PANELS if not keys[p]),
@@ -199,7 +215,7 @@ def plot_algorithm_overlay(
         if plotted:
             ax.legend(fontsize=7)
         else:
-            ax.text(0.5, 0.5, "not logged", ha="center", va="center", color="grey", transform=ax.transAxes)
+            _not_logged(ax)
     fig.suptitle(
         "Algorithm ablation: GSPO vs GRPO vs DAPO "
         "(recipe: entropy 0.58±0.11 / 0.50±0.11 / 0.22±0.15, average score 54.7 / 54.3 / 54.3)",

@@ -110,6 +110,8 @@ def synthetic_train_log(n_steps: int, *, entropy: float, seed: int = 0, with_cli
             "reward/overlong": 0.0,
             "entropy": entropy + rng.uniform(-0.05, 0.05),
             "completions/mean_length": 40 + step,
+            "loss": 0.01 * rng.uniform(-1, 1),
+            "grad_norm": 1.0 + rng.uniform(0, 0.5),
         }
         for c in CATEGORIES[:2]:
             row[f"reward/category/{c}"] = row["reward"] + 0.05
