@@ -42,7 +42,10 @@ def test_panels_and_summary():
     keys = panel_keys(rows)
     assert keys["reward"] == ["reward"] and keys["policy entropy"] == ["entropy"]
     assert keys["reward components"] == ["reward/accuracy", "reward/format", "reward/overlong"]
-    assert keys["reward per category"] == ["reward/category/chart_ocr", "reward/category/stem"]
+    assert keys["reward per category"] == ["reward/category/chart_ocr/total", "reward/category/stem/total"]
+    bare = panel_keys([{"step": 1.0, "reward/category/stem": 0.1, "rewards/vero/mean": 0.2}])
+    assert bare["reward per category"] == ["reward/category/stem"]
+    assert bare["reward components"] == ["rewards/vero/mean"]
     assert keys["response length"] == ["completions/mean_length"]
     assert keys["clip fraction"] == ["clip_ratio/region_mean"]
     s = summarize_run("mixed", rows, ablation="main", algorithm="gspo")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vero.analysis.plotting import pyplot, save_figure
+from vero.analysis.plotting import category_color, pyplot, save_figure
 
 # Mean policy entropy ± std over training reported by the recipe for the algorithm ablation.
 PAPER_ENTROPY: dict[str, tuple[float, float]] = {
@@ -67,15 +67,17 @@ def panel_keys(rows: list[dict]) -> dict[str, list[str]]:
     keys = sorted({k for r in rows for k in r if k != "step"})
     length = next((k for k in LENGTH_KEYS if k in keys), None)
     clip = [k for k in keys if k.startswith("clip_ratio")]
+    per_cat = [k for k in keys if k.startswith("reward/category/")]
     return {
         "reward": [k for k in ("reward",) if k in keys],
+        # our breakdown (reward/accuracy, /format, /overlong), else TRL's per-function means
         "reward components": [
-            k
-            for k in keys
-            if (k.startswith("reward/") and not k.startswith("reward/category/"))
-            or (k.startswith("rewards/") and k.endswith("/mean"))
-        ],
-        "reward per category": [k for k in keys if k.startswith("reward/category/")],
+            k for k in keys if k.startswith("reward/") and not k.startswith("reward/category/")
+        ]
+        or [k for k in keys if k.startswith("rewards/") and k.endswith("/mean")],
+        # per category the total (reward/category/<cat>/total), or a bare reward/category/<cat>
+        "reward per category": [k for k in per_cat if k.endswith("/total")]
+        or [k for k in per_cat if k.count("/") == 2],
         "policy entropy": [k for k in ("entropy",) if k in keys],
         "response length": [length] if length else [],
         # TRL logs mean, min and max of each clip ratio; the means are enough when present
@@ -98,7 +100,7 @@ def _short(key: str) -> str:
     for prefix in ("reward/category/", "reward/", "rewards/", "clip_ratio/"):
         if key.startswith(prefix):
             key = key[len(prefix) :]
-    return key.removesuffix("/mean") or key
+    return key.removesuffix("/mean").removesuffix("/total") or key
 
 
 def _not_logged(ax) -> None:
@@ -120,7 +122,10 @@ def plot_experiment(rows: list[dict], path: str | Path, *, title: str, window: i
             continue
         for k in keys[panel]:
             s, v = _series(rows, k)
-            line = ax.plot(s, smooth(v, window), label=_short(k), marker="." if len(s) < 30 else None)[0]
+            color = category_color(_short(k)) if panel == "reward per category" else None
+            line = ax.plot(
+                s, smooth(v, window), label=_short(k), color=color, marker="." if len(s) < 30 else None
+            )[0]
             if panel == "reward":
                 s2, sd = _series(rows, "reward_std")
                 if len(s) and np.array_equal(s2, s):

@@ -113,8 +113,9 @@ def synthetic_train_log(n_steps: int, *, entropy: float, seed: int = 0, with_cli
             "loss": 0.01 * rng.uniform(-1, 1),
             "grad_norm": 1.0 + rng.uniform(0, 0.5),
         }
-        for c in CATEGORIES[:2]:
-            row[f"reward/category/{c}"] = row["reward"] + 0.05
+        for c in CATEGORIES[:2]:  # the breakdown vero's reward logs per category
+            row[f"reward/category/{c}/total"] = row["reward"] + 0.05
+            row[f"reward/category/{c}/accuracy"] = row["reward/accuracy"]
         if with_clip:
             row["clip_ratio/region_mean"] = 0.01
         rows.append(row)
