@@ -198,6 +198,7 @@ def main() -> int:
     except Exception as err:  # the outcome is the point: record it for the test
         result.update(ok=False, error_type=type(err).__name__, error=str(err))
         result["traceback_tail"] = traceback.format_exc()[-3000:]
+        result["traceback_functions"] = [frame.name for frame in traceback.extract_tb(err.__traceback__)]
     log_path = run_dir / "train_log.jsonl"
     result["train_log"] = (
         [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.exists() else []

@@ -86,7 +86,7 @@ def test_trl_colocate_as_shipped(tiny_vlm_dir, tmp_path):
     documented = (
         result["error_type"] == "AttributeError"
         and "weight_loader" in result["error"]
-        and "sync_weights" in result["traceback_tail"]
+        and "sync_weights" in result["traceback_functions"]
         and engine["packed_linear_layers"] > 0
         and engine["weight_loader_on_example"] is False
     )

@@ -8,7 +8,7 @@ which the client rides out through its retries; a batch against a stopped server
 JudgeUnavailable naming the endpoint instead of hanging or turning into zeros.
 
 A random tiny model cannot write the judge's JSON verdict by itself, so the scored batches ask
-vLLM for structured output (a JSON schema with REASONING and SCORE): that keeps the whole path real
+vLLM for structured output (a regex for the verdict JSON): that keeps the whole path real
 (server, HTTP, reply parsing, score mapping) with a reply the parser is meant to read.
 """
 
@@ -28,15 +28,10 @@ from tests.vllm._support import KV_CACHE_BYTES, free_port
 pytestmark = [pytest.mark.vllm, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 HEALTH_TIMEOUT_S = 600.0  # generous: engine start is ~25 s idle, minutes on a loaded 2-core VM
-VERDICT_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "REASONING": {"type": "string", "pattern": "^[a-z ]{1,24}$"},
-        "SCORE": {"type": "integer", "minimum": 1, "maximum": 10},
-    },
-    "required": ["REASONING", "SCORE"],
-    "additionalProperties": False,
-}
+REASONS = ("same as the reference", "differs from the reference")
+# The verdict as a regular expression (vLLM structured output): a JSON schema would leave the
+# whitespace between tokens free, which a random model fills until max_tokens.
+VERDICT_REGEX = r'\{"REASONING": "(' + "|".join(REASONS) + r')", "SCORE": ([1-9]|10)\}'
 
 
 def _judge_classes():
@@ -49,15 +44,17 @@ def _judge_classes():
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.replies = 0
+            self.texts: list[str] = []
             self.reply_event = threading.Event()
 
         def request_body(self, item):
             body = super().request_body(item)
-            body["structured_outputs"] = {"json": VERDICT_SCHEMA, "disable_any_whitespace": True}
+            body["structured_outputs"] = {"regex": VERDICT_REGEX}
             return body
 
         async def _post(self, client, body):
             text = await super()._post(client, body)
+            self.texts.append(text)
             self.replies += 1
             self.reply_event.set()
             return text
@@ -153,13 +150,13 @@ def test_health_and_a_scored_batch(server):
     listed = httpx.get(f"{server.base_url}/models", timeout=5).json()
     assert [m["id"] for m in listed["data"]] == [server.model]
 
-    judge = _judge_classes()(server.base_url, server.model, max_concurrency=4, timeout_s=60, max_tokens=64)
+    judge = _judge_classes()(server.base_url, server.model, max_concurrency=4, timeout_s=60, max_tokens=128)
     results = judge.score_many_sync(_items(8))
     assert len(results) == 8 and judge.replies == 8
     for r in results:
-        assert r.parsed and 1 <= r.raw_score <= 10, r
+        assert r.parsed and 1 <= r.raw_score <= 10, (r, judge.texts)
         assert r.score == pytest.approx((r.raw_score - 1) / 9)
-        assert r.reasoning and set(r.reasoning) <= set("abcdefghijklmnopqrstuvwxyz ")
+        assert r.reasoning in REASONS
 
 
 def test_unconstrained_reply_is_parsed_without_raising(server):
@@ -186,7 +183,7 @@ def test_server_stopped_mid_batch_then_restarted_batch_completes(server, caplog)
         timeout_s=60,
         retries=12,  # backoff 0.5 s doubling, capped by the retry count: ~34 min worst case
         backoff_s=0.5,
-        max_tokens=64,
+        max_tokens=128,
     )
     first_pid = server.process.pid
     restarted = threading.Event()
