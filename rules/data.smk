@@ -35,6 +35,12 @@ def mix_inputs(wildcards):
     return expand(DATA["filtered"], category=cats)
 
 
+def source_files():
+    """Files read by data_raw (kind `files` only; hub and VeroMini sources are not files)."""
+    source = CFG["data"]["source"]
+    return list(source["paths"]) if source["kind"] == "files" else []
+
+
 def data_targets():
     """Everything before training: filtered data and reports, every experiment's mix, the
     held-out mini suite, and the tiny model when `model.base` is "tiny" (the `data` target).
@@ -51,6 +57,8 @@ def data_targets():
 
 
 rule data_raw:
+    input:
+        source_files(),
     output:
         parquet=expand(DATA["raw"], category=CATEGORIES),
         report=DATA["ingest_report"],
@@ -93,6 +101,7 @@ rule data_filter:
     input:
         raw=DATA["raw"],
         heldout=heldout_files(),
+        eval_sets=CFG["data"]["filter"]["eval_sets"],
     output:
         parquet=DATA["filtered"],
         report=DATA["filter_category_report"],
@@ -109,7 +118,7 @@ rule data_filter:
     shell:
         "{PY} workflow_scripts/data_filter.py --config-json {params.cfg} --category {wildcards.category}"
         " --input {input.raw} --out {output.parquet} --report {output.report}"
-        " --eval-sets {input.heldout} > {log} 2>&1"
+        " --eval-sets {input.heldout} {input.eval_sets} > {log} 2>&1"
 
 
 # Fails, printing the kept/dropped table, when data.filter.max_drop_fraction is exceeded.

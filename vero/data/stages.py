@@ -65,7 +65,7 @@ def filter_stage(
     """data/raw/{category}.parquet -> data/filtered/{category}.parquet + its report."""
     fcfg = cfg["data"]["filter"]
     settings = FilterSettings.from_config(fcfg)
-    refs = [*reference_paths, *fcfg["eval_sets"]]
+    refs = list(dict.fromkeys(str(p) for p in [*reference_paths, *fcfg["eval_sets"]]))  # rules pass both
     contamination = ContaminationIndex.from_files(refs) if settings.contamination else None
     qsettings = QuestionFilterSettings.from_config(fcfg["question_filter"])
     judge = (
@@ -106,9 +106,9 @@ def filter_report_stage(
         reports[r["category"]] = r
     ingest = json.loads(Path(ingest_report).read_text()) if ingest_report else None
     agg = aggregate_reports(reports, cfg["data"]["filter"]["max_drop_fraction"], ingest)
+    check_drop_limit(agg)  # its message carries the table
     md = report_markdown(agg)
     print(md)
-    check_drop_limit(agg)
     write_json(out_json, agg)
     Path(out_md).write_text(md)
     return agg
