@@ -23,6 +23,8 @@ from vero.eval.samples import load_samples
 from vero.eval.scoring import JUDGE_TYPES, score_output
 
 BASE = "base"
+# default of evaluate_benchmark(judge=...): build the judge from the config (None means no judge)
+FROM_CONFIG = object()
 
 
 def load_config_json(path: str | Path) -> dict:
@@ -186,11 +188,12 @@ def evaluate_benchmark(
     out_jsonl: str | Path,
     out_summary: str | Path,
     backend=None,
-    judge: Any = "from_config",
+    judge: Any = FROM_CONFIG,
 ) -> dict:
     """Run one (experiment, checkpoint, benchmark) job; returns the benchmark summary.
 
-    `backend` may be passed in (tests, the benchmark harness) to reuse a loaded model.
+    `backend` may be passed in (tests, the benchmark harness) to reuse a loaded model, and
+    `judge` to use a given judge client (None: judge-scored samples stay unscored).
     """
     ev = cfg.get("eval") or {}
     spec = get_benchmark(cfg, benchmark)
@@ -227,7 +230,7 @@ def evaluate_benchmark(
                 backend.close()
         texts, counts, seconds = gen.texts, gen.completion_tokens or [None] * len(samples), gen.seconds
     needs_judge = any(s.reward_type in JUDGE_TYPES for s in samples)
-    with judge_for(cfg, needs_judge) if judge == "from_config" else nullcontext(judge) as judge:
+    with judge_for(cfg, needs_judge) if judge is FROM_CONFIG else nullcontext(judge) as judge:
         scores = score_all(
             samples,
             texts,
