@@ -16,10 +16,10 @@ TRANSFER_ROWS = transfer_rows(CFG)
 
 
 def eval_outputs(experiment, checkpoint=ANALYSIS_CKPT):
-    """Per-sample eval traces of one experiment: one JSONL per benchmark of the suite."""
-    return [
-        res(f"eval/{experiment}/{checkpoint}/{b}.jsonl") for b in suite_benchmarks(CFG)
-    ]
+    """Per-sample eval traces of one experiment: one JSONL per benchmark of the suite.
+    The base model has no checkpoints: always its `final` evaluation."""
+    ckpt = "final" if experiment == "base" else checkpoint
+    return [res(f"eval/{experiment}/{ckpt}/{b}.jsonl") for b in suite_benchmarks(CFG)]
 
 
 def _pairs(flag, mapping):
@@ -153,7 +153,7 @@ rule analysis_umap:
 
 rule analysis_transfer:
     input:
-        base=eval_summary("base", ANALYSIS_CKPT),
+        base=eval_summary("base", "final"),
         summaries=[eval_summary(e, ANALYSIS_CKPT) for _, e in TRANSFER_ROWS],
     output:
         csv=ANALYSIS_OUT["transfer_csv"],
