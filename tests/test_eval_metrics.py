@@ -201,3 +201,24 @@ def test_sweep_curve_orders_by_step_and_merges_final():
     assert curve[0]["overall"] == pytest.approx(20.0)
     with pytest.raises(ValueError, match="checkpoint"):
         checkpoint_step("step-3", 4)
+
+
+def test_sweep_files_and_wandb_curve(tmp_path, monkeypatch):
+    import json
+
+    from vero.eval.aggregate import write_json
+    from vero.eval.evaluate import write_sweep
+
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb"))
+    cfg = load_config(REPO / "config" / "demo.yaml", overrides={"wandb": {"dir": str(tmp_path / "wandb")}})
+    paths = {}
+    for ckpt, score in (("checkpoint-2", 0.25), ("checkpoint-4", 0.5), ("final", 0.5)):
+        paths[ckpt] = tmp_path / f"{ckpt}.json"
+        write_json(paths[ckpt], _summary("mixed", score))
+    rows = write_sweep(
+        cfg, experiment="mixed", summary_paths=paths, out_csv=tmp_path / "s.csv", out_json=tmp_path / "s.json"
+    )
+    assert [r["step"] for r in rows] == [2, 4]
+    assert (tmp_path / "s.csv").read_text().splitlines()[1].startswith("mixed,checkpoint-2,2,25.0")
+    assert json.loads((tmp_path / "s.json").read_text())["points"][1]["overall"] == 50.0
+    assert len(list((tmp_path / "wandb").rglob("offline-run-*"))) == 1

@@ -12,6 +12,7 @@ def main(argv=None):
     p.add_argument("--summary", action="append", required=True, metavar="CHECKPOINT=SUMMARY_JSON")
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-json", required=True)
+    p.add_argument("--no-wandb", action="store_true", help="skip the W&B sweep run")
     a = p.parse_args(argv)
     setup_cpu()
     from vero.eval.evaluate import load_config_json, parse_named_paths, write_sweep
@@ -23,6 +24,7 @@ def main(argv=None):
         summary_paths=paths,
         out_csv=a.out_csv,
         out_json=a.out_json,
+        track=not a.no_wandb,
     )
     for r in rows:
         print(f"{r['checkpoint']:>16} step {r['step']:>6}: overall {r['overall']}")

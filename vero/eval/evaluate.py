@@ -16,6 +16,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from vero.categories import CATEGORIES
 from vero.eval.aggregate import benchmark_summary, checkpoint_summary, read_json, write_json
 from vero.eval.backends import get_backend
 from vero.eval.registry import get_benchmark, paper_reference, registry_path
@@ -424,10 +425,30 @@ def write_sweep(
     summary_paths: Mapping[str, str | Path],
     out_csv: str | Path,
     out_json: str | Path,
+    track: bool = True,
 ) -> list[dict]:
+    """Write the sweep curve (CSV + JSON) and log it to a W&B eval run, one point per step."""
     from vero.eval.sweep import curve_csv, sweep_curve
 
     rows = sweep_curve(cfg, experiment, {c: read_json(p) for c, p in summary_paths.items()})
     write_json(out_json, {"experiment": experiment, "points": rows})
     Path(out_csv).write_text(curve_csv(rows))
+    if track:
+        from vero.tracking import init_run
+
+        run = init_run(
+            experiment=experiment,
+            group=(cfg.get("experiments") or {}).get(experiment, {}).get("ablation", "main"),
+            job_type="eval",
+            config={"eval": dict(cfg.get("eval") or {}), "sweep": [r["checkpoint"] for r in rows]},
+            wandb_cfg=cfg.get("wandb"),
+            name=f"{experiment}-eval-sweep",
+        )
+        try:
+            for r in rows:
+                point = {"sweep/overall": r["overall"]}
+                point.update({f"sweep/{c}": r[c] for c in CATEGORIES if r.get(c) is not None})
+                run.log({k: v for k, v in point.items() if v is not None}, step=int(r["step"]))
+        finally:
+            run.finish()
     return rows
