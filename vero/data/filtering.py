@@ -297,6 +297,7 @@ def filter_file(
     category: str,
     contamination: ContaminationIndex | None = None,
     question_scorer: QuestionScorer | None = None,
+    scorer_batch: int = 32,
     row_group_size: int = 256,
     progress: bool = False,
 ) -> dict[str, Any]:
@@ -313,6 +314,7 @@ def filter_file(
             contamination=contamination,
             source_stats=stats,
             question_scorer=question_scorer,
+            scorer_batch=scorer_batch,
             progress=progress,
             total=total,
         )

@@ -79,6 +79,7 @@ def filter_stage(
             category=category,
             contamination=contamination,
             question_scorer=judge,
+            scorer_batch=max(32, 4 * qsettings.max_concurrency),  # keep every request slot busy
             progress=True,
         )
     finally:
