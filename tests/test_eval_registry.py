@@ -86,6 +86,11 @@ def test_registry_has_the_30_benchmarks_of_the_paper():
         "mia_bench",
     } <= judged
     assert all(s.hub_id and s.split for s in reg.values())
+    assert [h for h, _ in reg["visualprobe"].hub_parts] == [
+        "Mini-o3/VisualProbe_Easy",
+        "Mini-o3/VisualProbe_Medium",
+        "Mini-o3/VisualProbe_Hard",
+    ]
 
 
 def test_paper_reference_numbers_are_recorded_with_source():
@@ -107,6 +112,8 @@ def test_paper_reference_numbers_are_recorded_with_source():
         ({"scorer": "reward", "reward_type": "fuzzy"}, "unknown reward_type 'fuzzy'"),
         ({"fields": {"images": [], "answer": "a"}}, "benchmarks.chartqa.fields.images"),
         ({"source": {"hub_id": "x/y"}}, "benchmarks.chartqa.source.split"),
+        ({"scorrer": "anls"}, "benchmarks.chartqa.scorrer: unknown key"),
+        ({"source": {"hub_id": "x/y", "split": "test", "revision": "main"}}, "source.revision: unknown key"),
     ],
 )
 def test_bad_registry_entry_names_file_and_key(tmp_path, patch, message):
@@ -387,3 +394,31 @@ def test_hub_code_path_with_a_local_dataset_repo(tmp_path):
     assert [s.id for s in res.samples] == ["Counting_0", "Counting_1", "Jigsaw_0"]
     assert all(s.answer == "B" and len(s.images) == 1 and s.image_size == (40, 30) for s in res.samples)
     assert res.samples[2].meta["config"] == "Jigsaw"
+
+
+def test_benchmark_made_of_several_hub_datasets(tmp_path):
+    """VisualProbe-style: one benchmark whose rows come from several datasets (one per level)."""
+    import dataclasses
+
+    import datasets
+
+    ids = []
+    for level in ("Easy", "Hard"):
+        repo = tmp_path / f"VisualProbe_{level}"
+        repo.mkdir()
+        datasets.Dataset.from_dict(
+            {"image": [png()], "question": [f"{level}: where is the cup?"], "answer": ["on the table"]},
+            features=datasets.Features(
+                {
+                    "image": datasets.Image(),
+                    "question": datasets.Value("string"),
+                    "answer": datasets.Value("string"),
+                }
+            ),
+        ).to_parquet(str(repo / "test-00000-of-00001.parquet"))
+        ids.append(str(repo))
+    spec = dataclasses.replace(load_registry()["visualprobe"], hub_id=ids[0], hub_ids=tuple(ids))
+    res = load_samples(spec)
+    assert [s.id for s in res.samples] == ["VisualProbe_Easy-0", "VisualProbe_Hard-1"]
+    assert [s.meta["config"] for s in res.samples] == ["VisualProbe_Easy", "VisualProbe_Hard"]
+    assert {s.reward_type for s in res.samples} == {"llm_judge"}

@@ -272,7 +272,7 @@ def evaluate_benchmark(
         "checkpoint": checkpoint,
         "model": model_path,
         "data": spec.local_path
-        or f"{spec.hub_id} ({', '.join(str(c) for c in spec.hub_configs)}; {spec.split})",
+        or f"{', '.join(f'{h}:{c}' if c else h for h, c in spec.hub_parts)} ({spec.split})",
         "n_rows": loaded.n_rows,
         "dropped": loaded.dropped_dict(),
         "generation": {

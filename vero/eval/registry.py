@@ -53,12 +53,19 @@ class BenchmarkSpec:
     source_kind: str = "hub"
     hub_id: str | None = None
     hub_configs: tuple[str | None, ...] = (None,)
+    # a benchmark published as several datasets (VisualProbe: one per difficulty); empty = hub_id
+    hub_ids: tuple[str, ...] = ()
     split: str | None = None
     local_path: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
     reward_type: str | None = None
     mc_when_options: bool = False
     question_template: str | None = None
+
+    @property
+    def hub_parts(self) -> list[tuple[str, str | None]]:
+        """(dataset id, config) pairs whose rows together make the benchmark."""
+        return [(h, c) for h in (self.hub_ids or (self.hub_id,)) for c in self.hub_configs]
 
     @property
     def is_mini(self) -> bool:
@@ -81,10 +88,35 @@ def _check_reward_type(rt: str, source: str, key: str) -> None:
         raise _err(source, key, f"unknown reward_type {rt!r}; expected one of {list(REWARD_TYPES)}")
 
 
+ENTRY_KEYS = frozenset(
+    {
+        "name",
+        "category",
+        "source",
+        "fields",
+        "scorer",
+        "metric",
+        "reward_type",
+        "mc_when_options",
+        "question_template",
+        "note",
+    }
+)
+SOURCE_KEYS = frozenset({"hub_id", "config", "configs", "split"})
+FIELD_KEYS = frozenset({"id", "images", "question", "options", "answer", "answer_format", "kwargs"})
+
+
+def _check_keys(value: Mapping, allowed: frozenset, source: str, where: str) -> None:
+    unknown = sorted(set(value) - allowed)
+    if unknown:  # a typo would otherwise silently fall back to a default
+        raise _err(source, f"{where}.{unknown[0]}", f"unknown key; allowed: {sorted(allowed)}")
+
+
 def _parse_entry(key: str, entry: Any, source: str) -> BenchmarkSpec:
     where = f"benchmarks.{key}"
     if not isinstance(entry, Mapping):
         raise _err(source, where, f"expected a mapping, got {type(entry).__name__}")
+    _check_keys(entry, ENTRY_KEYS, source, where)
     for req in ("name", "category", "source", "fields", "scorer", "metric"):
         if req not in entry:
             raise _err(source, f"{where}.{req}", "missing")
@@ -107,9 +139,13 @@ def _parse_entry(key: str, entry: Any, source: str) -> BenchmarkSpec:
     src = entry["source"]
     if not isinstance(src, Mapping):
         raise _err(source, f"{where}.source", "expected a mapping with hub_id, config(s), split")
+    _check_keys(src, SOURCE_KEYS, source, f"{where}.source")
     hub_id = src.get("hub_id")
+    hub_ids: tuple[str, ...] = ()
+    if isinstance(hub_id, list) and hub_id and all(isinstance(h, str) and h for h in hub_id):
+        hub_ids, hub_id = tuple(hub_id), hub_id[0]
     if not hub_id or not isinstance(hub_id, str):
-        raise _err(source, f"{where}.source.hub_id", "missing or not a string")
+        raise _err(source, f"{where}.source.hub_id", "missing, or not a dataset id or a list of them")
     if "configs" in src:
         configs = src["configs"]
         if not isinstance(configs, list) or not configs or not all(isinstance(c, str) for c in configs):
@@ -124,6 +160,7 @@ def _parse_entry(key: str, entry: Any, source: str) -> BenchmarkSpec:
     fields = entry["fields"]
     if not isinstance(fields, Mapping):
         raise _err(source, f"{where}.fields", "expected a mapping")
+    _check_keys(fields, FIELD_KEYS, source, f"{where}.fields")
     images = fields.get("images")
     if not isinstance(images, list) or not images or not all(isinstance(f, str) for f in images):
         raise _err(source, f"{where}.fields.images", "expected a non-empty list of field names")
@@ -160,6 +197,7 @@ def _parse_entry(key: str, entry: Any, source: str) -> BenchmarkSpec:
         source_kind="hub",
         hub_id=hub_id,
         hub_configs=hub_configs,
+        hub_ids=hub_ids,
         split=str(split),
         fields=dict(fields, answer_format=fmt),
         reward_type=reward_type,

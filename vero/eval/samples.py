@@ -117,16 +117,18 @@ class _HubRows(Sequence):
         import datasets
 
         self.parts = []
-        for config in spec.hub_configs:
+        multi = len(spec.hub_parts) > 1 and len(set(spec.hub_configs)) == 1
+        for hub_id, config in spec.hub_parts:
             try:
-                ds = datasets.load_dataset(spec.hub_id, config, split=spec.split)
+                ds = datasets.load_dataset(hub_id, config, split=spec.split)
             except Exception as e:
                 raise SampleLoadError(
-                    f"benchmark {spec.key}: cannot load hub dataset {spec.hub_id!r} (config {config!r}, "
+                    f"benchmark {spec.key}: cannot load hub dataset {hub_id!r} (config {config!r}, "
                     f"split {spec.split!r}): {type(e).__name__}: {e}. Set eval.local_data.{spec.key} to a "
                     "local copy when the hub is unreachable."
                 ) from e
-            self.parts.append((config, ds))
+            # rows are labelled by config, or by dataset when the parts are separate datasets
+            self.parts.append((hub_id.rsplit("/", 1)[-1] if multi else config, ds))
         self.column_names = sorted({c for _, ds in self.parts for c in ds.column_names})
 
     def __len__(self) -> int:
