@@ -147,3 +147,69 @@ def test_llm_endpoint_down_fails_the_stage_loudly(tmp_path):
     with pytest.raises(RuntimeError, match=r"127\.0\.0\.1:9.*analysis\.skills\.llm"):
         stages.skills_stage(cfg, "mixed", [trace_file], str(tmp_path / "s.jsonl"), str(tmp_path / "cache"))
     assert not (tmp_path / "s.jsonl").exists()
+
+
+STUB_VLLM = """#!{python}
+# Stands in for `python -m vllm.entrypoints.openai.api_server ...`: /health and chat completions.
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+port = int(sys.argv[sys.argv.index("--port") + 1])
+model = sys.argv[sys.argv.index("--served-model-name") + 1]
+
+
+class Handler(BaseHTTPRequestHandler):
+    def _send(self, payload):
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self._send({{}})
+
+    def do_POST(self):
+        json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        reply = json.dumps([{{"label": "served skill", "description": "from " + model}}])
+        self._send({{"choices": [{{"message": {{"content": reply}}}}]}})
+
+    def log_message(self, *args):
+        pass
+
+
+HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
+
+
+def test_llm_extractor_with_a_server_started_in_the_job(tmp_path, monkeypatch):
+    import socket
+    import sys
+
+    stub = tmp_path / "fake-vllm-python"
+    stub.write_text(STUB_VLLM.format(python=sys.executable))
+    stub.chmod(0o755)
+    monkeypatch.setenv("VERO_VLLM_PYTHON", str(stub))  # vero.serving's hook for the server's python
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = _cfg(
+        tmp_path,
+        skills={
+            "extractor": "llm",
+            "llm": {
+                "model": "served-model",
+                "base_url": "http://127.0.0.1:9/v1",  # unused: the served endpoint replaces it
+                "serve": {"enabled": True, "gpus": 1, "port": port, "health_timeout_s": 60},
+            },
+        },
+    )
+    trace_file = _write_traces(
+        tmp_path / "t.jsonl", [{"id": 1, "category": "stem", "output": "<think>a b</think>"}]
+    )
+    info = stages.skills_stage(cfg, "mixed", [trace_file], str(tmp_path / "s.jsonl"), str(tmp_path / "cache"))
+    assert info["n_skills"] == 1
+    rec = json.loads((tmp_path / "s.jsonl").read_text())
+    assert rec["skills"] == [{"label": "served skill", "description": "from served-model"}]
+    with socket.socket() as s:  # the server was stopped with the job
+        assert s.connect_ex(("127.0.0.1", port)) != 0

@@ -102,15 +102,31 @@ def _skill_text_of(mode: str):
     return text_of
 
 
-def build_extractor(cfg: Mapping, cache_dir: str | None = None):
+def build_extractor(cfg: Mapping, cache_dir: str | None = None, base_url: str | None = None):
+    """The configured extractor; `base_url` (a server started for this job) overrides the config's."""
     from vero.analysis.skills import get_extractor
 
     sk = cfg["analysis"]["skills"]
     name = sk["extractor"]
-    opts = dict(sk[name])
+    opts = {k: v for k, v in sk[name].items() if k != "serve"}
     if name == "llm":
         opts["cache_dir"] = opts.get("cache_dir") or cache_dir
+        if base_url:
+            opts["base_url"] = base_url
     return get_extractor(name, **opts)
+
+
+def _skill_server(cfg: Mapping):
+    """A vLLM server for the llm extractor when `analysis.skills.llm.serve.enabled` (openai
+    backend), else a context that yields None."""
+    from vero.analysis.skills.serve import served_model
+
+    sk = cfg["analysis"]["skills"]
+    llm = sk["llm"]
+    enabled = sk["extractor"] == "llm" and llm["backend"] == "openai" and llm["serve"]["enabled"]
+    return served_model(
+        llm["serve"] if enabled else {"enabled": False}, llm["model"], api_key_env=llm["api_key_env"]
+    )
 
 
 def skills_stage(
@@ -122,10 +138,11 @@ def skills_stage(
     drops = Drops()
     traces = load_traces(trace_paths, experiment, drops)
     chosen = sample_per_category(traces, sk["max_traces_per_category"], seed=cfg.get("seed", 0))
-    extractor = build_extractor(cfg, cache_dir)
-    records = extract_skills(
-        chosen, extractor, text_of=_skill_text_of(sk["text"]), max_workers=sk["max_workers"], drops=drops
-    )
+    with _skill_server(cfg) as served_url:
+        extractor = build_extractor(cfg, cache_dir, base_url=served_url)
+        records = extract_skills(
+            chosen, extractor, text_of=_skill_text_of(sk["text"]), max_workers=sk["max_workers"], drops=drops
+        )
     _fail_if_endpoint_down(extractor, records)
     out = Path(out_jsonl)
     out.parent.mkdir(parents=True, exist_ok=True)
