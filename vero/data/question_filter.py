@@ -161,7 +161,13 @@ class QuestionJudge:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         self.client = client or httpx.Client(
-            base_url=settings.base_url.rstrip("/") + "/", headers=headers, timeout=settings.timeout_s
+            base_url=settings.base_url.rstrip("/") + "/",
+            headers=headers,
+            timeout=settings.timeout_s,
+            # One connection per worker thread, so no request waits for a free connection.
+            limits=httpx.Limits(
+                max_connections=settings.max_concurrency, max_keepalive_connections=settings.max_concurrency
+            ),
         )
         self.calls = 0
 
