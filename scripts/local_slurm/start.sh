@@ -5,6 +5,8 @@
 #
 #   LOCAL_SLURM_DIR   state, spool, logs, pid files and the config (default /tmp/vero-local-slurm)
 #   FAKE_GPUS         number of fake GPUs on the node (default 2; 0 = no GRES)
+#   LOCAL_SLURM_CPUS  CPUs the node offers (default: nproc). More than the machine has lets many
+#                     small jobs run at once (tests); slurmd is told to trust the config then.
 #   LOCAL_SLURM_INSTALL=0  never call apt-get (exit 3 if the daemons are missing)
 #
 # Exit codes: 0 cluster up, 1 the node never came up, 3 SLURM not installed and not installable,
@@ -44,7 +46,9 @@ done
 
 mkdir -p "$DIR"/{etc,state,spool,log,run,gpus}
 NODE=$(hostname -s)
-CPUS=$(nproc)
+CPUS=${LOCAL_SLURM_CPUS:-$(nproc)}
+overrides=""
+[ "$CPUS" -gt "$(nproc)" ] && overrides="SlurmdParameters=config_overrides"
 REAL_MB=$(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
 NODE_MB=$(( REAL_MB * 9 / 10 ))   # leave room for the OS so slurmd does not drain the node
 
@@ -83,13 +87,15 @@ SchedulerParameters=sched_min_interval=100000,bf_interval=1,batch_sched_delay=0
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
-# squeue-based status checks need finished jobs to stay visible (>= 3 x the first-check delay).
-MinJobAge=300
+# squeue-based status checks need finished jobs to stay visible (>= 3 x the first-check delay);
+# the tests also read finished jobs back with scontrol for the length of a demo slice.
+MinJobAge=900
 # Without a default a job that names no --mem is given the whole node.
 DefMemPerCPU=500
 ReturnToService=2
 KillWait=5
 Waittime=0
+$overrides
 $gres_types
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$NODE_MB $node_gres State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
