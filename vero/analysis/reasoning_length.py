@@ -160,9 +160,13 @@ def length_table(
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def plot_lengths(table, path: str | Path, *, confidence: float = 0.95) -> Path:
+def plot_lengths(
+    table, path: str | Path, *, confidence: float = 0.95, own_runs: dict[str, str] | None = None
+) -> Path:
     """Grouped bars (categories × experiments) with bootstrap-interval error bars, and the
-    paper's figures (mean ± SEM) in a panel beside them."""
+    paper's figures (mean ± SEM) in a panel beside them. `own_runs` (category -> experiment
+    trained on it alone) outlines the bars of the paper's setting."""
+    own_runs = own_runs or {}
     plt = pyplot()
     cats = ordered_categories(table["category"]) if len(table) else ordered_categories(PAPER_REASONING_LENGTH)
     experiments = list(dict.fromkeys(table["experiment"]))
@@ -186,10 +190,13 @@ def plot_lengths(table, path: str | Path, *, confidence: float = 0.95) -> Path:
             capsize=2,
             label=exp,
             color=cmap(i % 20),
+            edgecolor=["black" if own_runs.get(c) == exp else "none" for c in cats],
+            linewidth=1.5,
         )
     ax.set_xticks(x, [category_label(c) for c in cats], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("words in the think block")
-    ax.set_title(f"This run: mean, {int(confidence * 100)} % bootstrap interval")
+    note = "; outlined: trained on that category alone" if own_runs else ""
+    ax.set_title(f"This run: mean, {int(confidence * 100)} % bootstrap interval{note}", fontsize=10)
     if experiments:
         ax.legend(fontsize=7, ncol=2)
     else:

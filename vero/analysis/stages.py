@@ -85,7 +85,10 @@ def reasoning_length_stage(cfg: Mapping, traces: Mapping[str, list[str]], out_cs
     )
     Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_csv, index=False)
-    plot_lengths(table, out_png, confidence=rl["confidence"])
+    from vero.analysis.transfer import MIXED_ROW, transfer_rows
+
+    own_runs = {label: exp for label, exp in transfer_rows(cfg) if label != MIXED_ROW}
+    plot_lengths(table, out_png, confidence=rl["confidence"], own_runs=own_runs)
     print(f"[analysis] reasoning length: {len(rows)} traces, {len(table)} rows -> {out_csv}")
     return {"n_traces": len(rows), "dropped": drops.as_dict()}
 
