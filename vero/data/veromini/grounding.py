@@ -102,8 +102,7 @@ def search(rng: random.Random) -> Draft:
     img = canvas(w, h)
     d = ImageDraw.Draw(img)
     kind = rng.choice(("letter", "digit"))
-    # "A" is left out: answer normalization drops the article "a".
-    symbols = string.ascii_uppercase.replace("A", "") if kind == "letter" else string.digits
+    symbols = string.ascii_uppercase if kind == "letter" else string.digits
     answer = rng.choice(symbols)
     for i, b in enumerate(boxes):
         if i == 0:
