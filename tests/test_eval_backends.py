@@ -7,6 +7,7 @@ import io
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -269,3 +270,39 @@ def test_vllm_server_command_from_config():
     assert "-m vllm.entrypoints.openai.api_server --model ckpt" in joined
     assert "--tensor-parallel-size 2" in joined and "--max-model-len 40960" in joined
     assert '--mm-processor-kwargs {"max_pixels": 16777216}' in joined
+
+
+def test_generation_is_reused_after_a_scoring_failure(stub_server, tmp_path):
+    """A judge outage fails the job after generation; the rerun scores the kept outputs."""
+    from vero.config import load_config
+    from vero.data.io import write_records
+    from vero.data.veromini.generator import generate_category
+    from vero.eval.evaluate import evaluate_benchmark
+    from vero.rewards import JudgeClient, JudgeUnavailable
+
+    url, handler = stub_server
+    results = tmp_path / "results"
+    heldout = results / "data" / "heldout" / "captioning_if.parquet"
+    heldout.parent.mkdir(parents=True)
+    write_records(heldout, generate_category("captioning_if", 6, seed=4, split="heldout"))
+    demo = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
+    cfg = load_config(demo, {"results_dir": str(results), "eval": {"benchmarks": ["mini_captioning_if"]}})
+    out = tmp_path / "eval" / "mini_captioning_if.jsonl"
+    kwargs = dict(experiment="base", checkpoint="final", benchmark="mini_captioning_if", out_jsonl=out)
+    kwargs["out_summary"] = out.with_suffix(".json")
+    down = JudgeClient.from_config({"enabled": True, "base_url": "http://127.0.0.1:9/v1", "retries": 0})
+    with pytest.raises(JudgeUnavailable):
+        evaluate_benchmark(
+            cfg, backend=get_backend("openai", "m", base_url=url, retries=0), judge=down, **kwargs
+        )
+    assert not out.exists() and Path(f"{out}.generated.json").exists()
+    n_requests = len(handler.requests)
+
+    handler.fixed_reply = '{"REASONING": "fine", "SCORE": 4}'
+    judge = JudgeClient.from_config({"enabled": True, "base_url": url, "retries": 0})
+    dead_backend = get_backend("openai", "m", base_url="http://127.0.0.1:9/v1", retries=0)
+    summary = evaluate_benchmark(cfg, backend=dead_backend, judge=judge, **kwargs)
+    assert summary["n"] == 6 and not Path(f"{out}.generated.json").exists()
+    judge_requests = len(handler.requests) - n_requests
+    assert judge_requests >= 1  # only judge calls this time, no generation
+    assert all("REFERENCE" in json.dumps(r["body"]) for r in handler.requests[n_requests:])
