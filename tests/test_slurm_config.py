@@ -80,14 +80,11 @@ def test_local_profile_runs_on_two_cores_without_a_cluster():
 
 
 def rules_with_resources() -> dict[str, str]:
-    """rule name -> rules file, for every rule that takes its resources from the config."""
+    """resources entry name -> rules file, for every `rule_resources("NAME")` in rules/*.smk."""
     found = {}
     for smk in sorted((REPO / "rules").glob("*.smk")):
-        text = smk.read_text()
-        for block in re.split(r"^(?=rule \w+:)", text, flags=re.M):
-            head = re.match(r"rule (\w+):", block)
-            if head and re.search(r'rule_resources\("(\w+)"\)', block):
-                found[re.search(r'rule_resources\("(\w+)"\)', block).group(1)] = smk.name
+        for name in re.findall(r'rule_resources\("(\w+)"\)', smk.read_text()):
+            found[name] = smk.name
     return found
 
 
