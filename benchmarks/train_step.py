@@ -3,7 +3,8 @@
   OMP_NUM_THREADS=1 python benchmarks/train_step.py [--steps 12] [--repeats 2]
 
 Both sides train the same tiny Qwen2.5-VL on the same VeroMini mix with the same GRPOConfig
-(the demo's GSPO settings) and the same Vero reward:
+(the demo's GSPO settings, every completion generated to the length limit so both sides do the
+same work) and the same Vero reward:
   vero  `vero.train.run_experiment` as the train rule runs it: block sampler, train_log.jsonl,
         rollouts.jsonl, per-category metrics, run files (W&B disabled on both sides);
   bare  `trl.GRPOTrainer` built from the identical GRPOConfig with the plain reward function.
@@ -44,7 +45,13 @@ def _setup(work: Path, steps: int) -> tuple[dict, Path, Path]:
             {
                 "results_dir": str(work),
                 "wandb": {"mode": "disabled"},
-                "train": {"max_steps": steps, "save_steps": steps + 1, "logging_steps": 1},
+                "train": {
+                    "max_steps": steps,
+                    "save_steps": steps + 1,
+                    "logging_steps": 1,
+                    # every completion runs to the length limit: equal work on both sides
+                    "generation_kwargs": {"min_new_tokens": cfg["train"]["max_completion_length"]},
+                },
             },
         )
     )
@@ -85,6 +92,7 @@ def run_side(side: str, cfg_path: Path, mix: Path, model_dir: Path, out: Path) -
         from vero.train import run_experiment
 
         run_experiment(cfg, "mixed", out, mix, model_dir, resume="never", callbacks=[timer])
+        history = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     else:
         from transformers import set_seed
         from trl import GRPOConfig, GRPOTrainer
@@ -113,9 +121,12 @@ def run_side(side: str, cfg_path: Path, mix: Path, model_dir: Path, out: Path) -
             callbacks=[timer],
         )
         trainer.train()
+        history = trainer.state.log_history
+    lengths = [h["completions/mean_length"] for h in history if "completions/mean_length" in h]
     return {
         "step_times": timer.times,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "mean_completion_length": statistics.mean(lengths),
     }
 
 
@@ -161,9 +172,10 @@ def main(argv=None) -> None:
         return statistics.median(r["peak_rss_mb"] for r in results[side])
 
     print(f"tiny {cfg['model']['family']}, {a.steps} steps x {a.repeats} runs per side, CPU, 1 thread")
-    print(f"{'side':6} {'median step (s)':>16} {'peak RSS (MB)':>14}")
+    print(f"{'side':6} {'median step (s)':>16} {'peak RSS (MB)':>14} {'completion tokens':>18}")
     for side in ("bare", "vero"):
-        print(f"{side:6} {median_step(side):16.3f} {peak(side):14.0f}")
+        length = statistics.mean(r["mean_completion_length"] for r in results[side])
+        print(f"{side:6} {median_step(side):16.3f} {peak(side):14.0f} {length:18.1f}")
     print(f"step time ratio vero/bare: {median_step('vero') / median_step('bare'):.3f}")
     print(f"peak memory ratio vero/bare: {peak('vero') / peak('bare'):.3f}")
 

@@ -242,3 +242,28 @@ def test_killed_run_resumes_from_its_checkpoint(tiny_vlm_dir, mix, tmp_path):
     assert json.loads((run_dir / "final" / "train_summary.json").read_text())["global_step"] == 4
     steps = [e["step"] for e in read_log(run_dir) if "loss" in e]
     assert steps == [1, 2, 3, 4]
+
+
+def test_sigterm_saves_a_checkpoint_and_the_rerun_finishes(tiny_vlm_dir, mix, tmp_path):
+    """SLURM preemption: SIGTERM mid-run -> checkpoint at the end of that step, no final/."""
+    from transformers import TrainerCallback
+
+    from vero.train.trainer import TrainingPreempted
+
+    class SigtermAtStep1(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == 0:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    cfg = demo_config(tmp_path, max_steps=3, save_steps=3, max_completion_length=8)
+    run_dir = tmp_path / "runs" / "mixed"
+    handler_before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingPreempted, match="step 1"):
+        run_experiment(cfg, "mixed", run_dir, mix, tiny_vlm_dir, callbacks=[SigtermAtStep1()])
+    assert (run_dir / "checkpoint-1" / "trainer_state.json").is_file()
+    assert not (run_dir / "final").exists()
+    assert signal.getsignal(signal.SIGTERM) == handler_before  # the job's own handler is back
+    run_experiment(cfg, "mixed", run_dir, mix, tiny_vlm_dir)
+    assert json.loads((run_dir / "final" / "train_summary.json").read_text())["global_step"] == 3
+    starts = json.loads((run_dir / "run_info.json").read_text())["starts"]
+    assert [s["start_step"] for s in starts] == [0, 1]

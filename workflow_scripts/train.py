@@ -59,8 +59,13 @@ def main(argv=None):
         )
 
     from vero.train import run_experiment
+    from vero.train.trainer import TrainingPreempted
 
-    final = run_experiment(cfg, a.experiment, a.output_dir, a.mix, a.base_model, resume=resume)
+    try:
+        final = run_experiment(cfg, a.experiment, a.output_dir, a.mix, a.base_model, resume=resume)
+    except TrainingPreempted as exc:  # checkpoint saved; SLURM requeues, the rerun resumes
+        print(f"train: {exc}", file=sys.stderr)
+        sys.exit(143)
     print(json.dumps({"experiment": a.experiment, "final": final}))
 
 

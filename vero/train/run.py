@@ -11,7 +11,8 @@ Writes, under `output_dir` (runs/{experiment}/, docs/architecture.md):
   run_info.json          where each (re)start began, to see resumptions
 
 A rerun of a killed job continues from the newest checkpoint-* (trainer state, optimizer,
-scheduler, RNG) unless `resume="never"`.
+scheduler, RNG) unless `resume="never"`. On SIGTERM/SIGUSR1 (SLURM preemption) the job saves a
+checkpoint at the end of the current step and raises `TrainingPreempted` instead of writing final/.
 """
 
 from __future__ import annotations
@@ -150,7 +151,12 @@ def run_experiment(
     from transformers import set_seed
 
     from vero.models import coords_for, load_model_and_processor, model_load_kwargs
-    from vero.train.trainer import ResumeInfoCallback, TrainLogCallback
+    from vero.train.trainer import (
+        PreemptionCallback,
+        ResumeInfoCallback,
+        TrainingPreempted,
+        TrainLogCallback,
+    )
 
     resolved = resolve_experiment(config, experiment)
     train = resolved["train"]
@@ -206,7 +212,9 @@ def run_experiment(
         )
 
     model, processor = load_model_and_processor(str(base_model), **model_load_kwargs(resolved))
+    preemption = PreemptionCallback()
     all_callbacks = [
+        preemption,
         TrainLogCallback(output_dir / "train_log.jsonl"),
         ResumeInfoCallback(output_dir / "run_info.json", checkpoint),
         *callbacks,
@@ -214,6 +222,11 @@ def run_experiment(
     trainer = _make_trainer(resolved, trl_kwargs, model, processor, dataset, all_callbacks, output_dir)
     try:
         trainer.train(resume_from_checkpoint=checkpoint)
+        if preemption.preempted:
+            raise TrainingPreempted(
+                f"{experiment}: stopped by a signal at step {trainer.state.global_step}; the checkpoint "
+                f"is saved in {output_dir} and a rerun resumes from it"
+            )
         final_dir = _save_final(trainer, processor, output_dir)
         if tracked is not None:
             tracked.summary_update({"final_dir": final_dir, "global_step": trainer.state.global_step})

@@ -12,9 +12,12 @@ import json
 import logging
 import math
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
+import torch
 from transformers import TrainerCallback
 from trl import GRPOTrainer
 
@@ -109,3 +112,47 @@ class ResumeInfoCallback(TrainerCallback):
         info = json.loads(self.path.read_text()) if self.path.exists() else {"starts": []}
         info["starts"].append({"start_step": state.global_step, "resumed_from": self.resumed_from})
         self.path.write_text(json.dumps(info, indent=2) + "\n")
+
+
+class TrainingPreempted(RuntimeError):
+    """The job was asked to stop (SIGTERM/SIGUSR1); a checkpoint was saved for the rerun."""
+
+
+class PreemptionCallback(TrainerCallback):
+    """On SIGTERM or SIGUSR1 (SLURM preemption, scancel, time limit warning), save a checkpoint at
+    the end of the current optimizer step and stop, so the requeued job loses no finished step.
+
+    The request is combined across processes (max over ranks) before acting, so every rank
+    saves and stops at the same step. `preempted` tells the caller not to write final/.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+    def __init__(self):
+        self.requested = False
+        self.preempted = False
+        self._previous: dict[int, Any] = {}
+
+    def _handler(self, signum, frame):
+        self.requested = True
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handler)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        requested = self.requested
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            flag = torch.tensor([float(requested)], device=args.device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            requested = bool(flag.item())
+        if requested:
+            self.preempted = True
+            control.should_save = True
+            control.should_training_stop = True
+
+    def on_train_end(self, args, state, control, **kwargs):
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous.clear()

@@ -187,6 +187,7 @@ def grpo_config_kwargs(
         num_generations=geometry.num_generations,
         max_completion_length=max_completion_length(resolved),
         temperature=float(train["temperature"]),
+        generation_kwargs=dict(train.get("generation_kwargs") or {}) or None,
         importance_sampling_level=algo["importance_sampling_level"],
         loss_type=algo["loss_type"],
         epsilon=eps_low,
