@@ -88,3 +88,24 @@ def test_embedding_features_with_a_given_embedder():
     ]
     r = run_probe(recs2, features="embeddings", embed=embed, folds=3, permutations=0)
     assert r["status"] == "ok" and r["accuracy_mean"] > 0.8 and r["top_coefficients"] == {}
+
+
+def test_same_sample_from_two_runs_never_straddles_a_split():
+    import numpy as np
+
+    from vero.analysis.probe import _splits
+
+    a, b = _records(True, n=8, seed=1), _records(True, n=8, seed=2)
+    for r in b:
+        r["experiment"] = "sft"  # same ids, another run
+    recs = a + b
+    y = np.array([r["category"] for r in recs])
+    splits, n, name = _splits(recs, y, folds=4, seed=0)
+    assert n == 4 and name.startswith("stratified group")
+    ids = np.array([r["id"] for r in recs])
+    for train, test in splits:
+        assert not set(ids[train]) & set(ids[test])
+    assert sorted(np.concatenate([t for _, t in splits])) == list(range(len(recs)))
+    r = run_probe(recs, folds=4, permutations=5)
+    assert r["cv"] == name and r["accuracy_mean"] > 0.9
+    assert _splits(a, np.array([x["category"] for x in a]), 4, 0)[2] == "stratified k-fold"

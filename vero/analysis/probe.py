@@ -83,7 +83,6 @@ def run_probe(
     for too little data.
     """
     from sklearn.model_selection import (
-        StratifiedKFold,
         cross_val_predict,
         cross_val_score,
         permutation_test_score,
@@ -115,8 +114,7 @@ def run_probe(
             raise ValueError("features='embeddings' needs an embed function")
         vecs = [np.asarray(embed([s["description"] for s in r["skills"]])).mean(axis=0) for r in usable]
         X = np.vstack(vecs)
-    n_splits = int(min(folds, Counter(y).most_common()[-1][1]))
-    cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    cv, n_splits, cv_name = _splits(usable, y, folds, seed)
     model = _pipeline(features, C, seed)
     scores = cross_val_score(model, X, y, cv=cv, scoring="accuracy")
     pred = cross_val_predict(model, X, y, cv=cv)
@@ -137,6 +135,7 @@ def run_probe(
             "classes": classes,
             "class_counts": {c: int(counts[c]) for c in classes},
             "folds": n_splits,
+            "cv": cv_name,
             "accuracy_mean": float(scores.mean()),
             "accuracy_std": float(scores.std()),
             "fold_accuracies": [float(s) for s in scores],
@@ -149,6 +148,31 @@ def run_probe(
         }
     )
     return result
+
+
+def _splits(records: list[dict], y: np.ndarray, folds: int, seed: int):
+    """Stratified k-fold splits; grouped by sample id when the same sample appears more than once
+    (traces of one question from several runs), so no question is on both sides of a split.
+
+    The splits are materialised, so the permutation test shuffles labels across all records
+    while keeping these exact folds.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    ids = [str(r.get("id")) for r in records]
+    if len(set(ids)) < len(ids):
+        groups_per_class = {c: len({i for i, yc in zip(ids, y, strict=True) if yc == c}) for c in set(y)}
+        n_splits = int(min(folds, *groups_per_class.values()))
+        if n_splits >= 2:
+            cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+            return (
+                list(cv.split(np.zeros(len(y)), y, groups=ids)),
+                n_splits,
+                "stratified group k-fold (by sample id)",
+            )
+    n_splits = int(min(folds, Counter(y).most_common()[-1][1]))
+    cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return list(cv.split(np.zeros(len(y)), y)), n_splits, "stratified k-fold"
 
 
 def top_coefficients(model, classes: list[str], top_k: int) -> dict[str, list[tuple[str, float]]]:
