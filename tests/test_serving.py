@@ -285,3 +285,17 @@ def test_run_under_judge_builds_the_command_from_the_gpus_left_to_training(fake,
     assert out.read_text() == "6 0,1,2,3,4,5"
     assert fake["recorded"]()["cuda"] == "6,7"
     assert not alive(fake["recorded"]()["pid"])
+
+
+def test_port_zero_serves_on_a_free_port(tmp_path):
+    record = tmp_path / "record.json"
+    script = tmp_path / "fake_server.py"
+    script.write_text(FAKE_SERVER)
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1"}
+    cmd = [sys.executable, str(script), "{port}", "0", "serve", str(record)]
+    with serving.judge_server(
+        serve_cfg(port=0), "judge", command=cmd, env=env, poll_interval_s=0.05
+    ) as judge:
+        port = int(json.loads(record.read_text())["argv"][1])
+        assert port > 0 and judge.base_url == f"http://127.0.0.1:{port}/v1"
+        assert serving.is_healthy(f"http://127.0.0.1:{port}/health")

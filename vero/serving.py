@@ -11,7 +11,9 @@ by PID when the job ends, fails, or receives SIGTERM/SIGINT (preemption, scancel
         subprocess.run(train_cmd, env=env)  # rewards call judge.base_url
 
 `python -m vero.serving --config-json C -- CMD...` does exactly that around a command (the
-train rule's launcher) and exits with the command's status.
+train rule's launcher) and exits with the command's status. The server runs under
+$VERO_VLLM_PYTHON when set (vLLM lives in envs/vllm.yaml); `serve.port: 0` takes any free port,
+so jobs sharing a node cannot collide, and an occupied port is an error, never a silent reuse.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import json
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -113,6 +116,13 @@ def vllm_server_command(
     ]
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 def is_healthy(url: str, timeout_s: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as resp:
@@ -200,9 +210,11 @@ def judge_server(
     stop_grace_s: float = 30.0,
 ) -> Iterator[JudgeServer]:
     """Serve `model` for the duration of the block when `serve_cfg["enabled"]`; otherwise yield a
-    handle with no process that leaves the GPUs to training.
+    handle with no process that leaves the GPUs to training. Port 0 picks a free port (the
+    handle's base_url names it).
 
-    `command` replaces the vLLM command (tests, other servers); `api_key_env` names the
+    `command` replaces the vLLM command (tests, other servers; "{port}" in it becomes the port);
+    `api_key_env` names the
     environment variable whose value the server requires as API key (passed as VLLM_API_KEY in
     its environment, never on its command line).
     """
@@ -210,11 +222,16 @@ def judge_server(
         yield JudgeServer(base_url=None)
         return
     port = int(serve_cfg.get("port", 8000) if port is None else port)
+    if port == 0:  # any free port: jobs sharing a node cannot collide
+        port = free_port(host)
     base_env = dict(os.environ if env is None else env)
     judge_devices, training_devices = split_devices(
         base_env.get("CUDA_VISIBLE_DEVICES"), int(serve_cfg.get("gpus", 1))
     )
-    cmd = list(command) if command is not None else vllm_server_command(model, port, serve_cfg, host=host)
+    if command is not None:
+        cmd = [str(a).replace("{port}", str(port)) for a in command]
+    else:
+        cmd = vllm_server_command(model, port, serve_cfg, host=host)
     server_env = {**base_env, "CUDA_VISIBLE_DEVICES": ",".join(judge_devices)}
     if api_key_env and base_env.get(api_key_env):
         server_env["VLLM_API_KEY"] = base_env[api_key_env]
@@ -297,7 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--log", help="file for the server's output (default: this job's stderr)")
     parser.add_argument(
         "--server-command",
-        help="serve with this command line instead of vLLM's OpenAI server (it must answer GET /health)",
+        help="serve with this command line instead of vLLM's OpenAI server ({port} = the port; it must"
+        " answer GET /health)",
     )
     parser.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND ...")
     args = parser.parse_args(argv)
