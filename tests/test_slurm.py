@@ -84,6 +84,28 @@ SANITY_WORKFLOW = textwrap.dedent(
     rule all:
         input:
             "summary.txt",
+            "srun_launch.txt",
+
+
+    # the multi-node training recipe (config/config.yaml): the job starts its own tasks with srun,
+    # one per node, instead of Snakemake wrapping it in `srun -n1`
+    rule srun_launcher:
+        output:
+            "srun_launch.txt",
+        log:
+            "logs/srun_launcher.log",
+        resources:
+            nodes=1,
+            gpu=2,
+            tasks=2,
+            tasks_per_gpu=0,
+            mpi="srun",
+            mem_mb=300,
+            runtime=5,
+        shell:
+            "srun --nodes 1 --ntasks 1 --ntasks-per-node 1 --kill-on-bad-exit=1"
+            " bash -c 'echo job=$SLURM_JOB_ID node=$SLURM_NODEID gpus=$CUDA_VISIBLE_DEVICES'"
+            " > {output} 2> {log}"
 
 
     rule on_gpu:
@@ -151,6 +173,13 @@ def test_workflow_runs_through_sbatch_with_a_gpu_and_a_failing_job_fails_it(slur
     assert re.search(r"TresPerJob=gres:gpu:1\b", job_record(gpu_job.group(1)))
     assert "gres:gpu" not in job_record(after_job.group(1))
     assert "JobState=COMPLETED" in job_record(after_job.group(1))
+
+    launched = re.fullmatch(
+        r"job=(\d+) node=0 gpus=(\S+)", (tmp_path / "srun_launch.txt").read_text().strip()
+    )
+    assert launched and len(launched.group(2).split(",")) == 2
+    record = job_record(launched.group(1))
+    assert "NumTasks=2" in record and re.search(r"TresPerJob=gres:gpu:2\b", record)
 
 
 RESUMABLE_WORKFLOW = textwrap.dedent(
