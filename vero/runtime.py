@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 
 def setup_cpu(threads: int | None = None) -> None:
@@ -16,9 +17,8 @@ def setup_cpu(threads: int | None = None) -> None:
         os.environ.setdefault(var, n)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("MPLBACKEND", "Agg")
-    try:
-        import torch
-    except ImportError:  # analysis-only environments
-        return
-    if not torch.cuda.is_available():
+    # torch reads OMP_NUM_THREADS when it is first imported; only a torch imported before this
+    # call needs telling (importing it here would cost data-only jobs seconds).
+    torch = sys.modules.get("torch")
+    if torch is not None and not torch.cuda.is_available():
         torch.set_num_threads(int(n))
