@@ -31,7 +31,7 @@ EXTRAS=(pytest pytest-timeout httpx "math-verify>=0.9,<0.10" pyarrow pandas pyya
 
 inputs_newer_than_stamp() {
   [[ ! -f "$STAMP" ]] && return 0
-  for f in scripts/vllm_env.sh pyproject.toml constraints.txt; do
+  for f in scripts/vllm_env.sh scripts/patch_torchvision_cpu.py pyproject.toml constraints.txt; do
     [[ "$f" -nt "$STAMP" ]] && return 0
   done
   return 1
