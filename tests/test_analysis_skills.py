@@ -163,12 +163,14 @@ def test_llm_extractor_parses_caches_and_hides_category(stub, tmp_path, monkeypa
         model="stub-model",
         cache_dir=tmp_path / "cache",
         api_key_env="VERO_TEST_KEY",
+        extra_body={"chat_template_kwargs": {"enable_thinking": False}},
     )
     trace = "The bars show 10, 20 and 30. Summing gives 60."
     assert ex.extract_with_status(trace, "chart_ocr") == ([Skill("Chart reading", "reads the bars")], "ok")
     req = stub.requests[0]
     assert req["path"] == "/v1/chat/completions" and req["body"]["model"] == "stub-model"
     assert req["auth"] == "Bearer sk-test"
+    assert req["body"]["chat_template_kwargs"] == {"enable_thinking": False}
     assert req["body"]["messages"][0]["content"] == SYSTEM_PROMPT
     assert trace in req["body"]["messages"][1]["content"]
     assert "chart_ocr" not in json.dumps(req["body"])  # the probe's label never reaches the model

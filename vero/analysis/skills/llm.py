@@ -91,6 +91,7 @@ class LLMExtractor:
         temperature: float = 0.0,
         max_tokens: int = 1024,
         max_trace_chars: int = 12000,
+        extra_body: dict | None = None,
         **_ignored,
     ):
         if backend not in ("openai", "transformers"):
@@ -105,6 +106,8 @@ class LLMExtractor:
         self.temperature = float(temperature)
         self.max_tokens = int(max_tokens)
         self.max_trace_chars = int(max_trace_chars)
+        # server-specific request fields, e.g. vLLM's {"chat_template_kwargs": {"enable_thinking": false}}
+        self.extra_body = dict(extra_body or {})
         self._client = None
         self._local = None
         self._lock = threading.Lock()
@@ -129,6 +132,7 @@ class LLMExtractor:
                     headers["Authorization"] = f"Bearer {key}"
                 self._client = httpx.Client(timeout=httpx.Timeout(self.timeout_s), headers=headers)
         body = {
+            **self.extra_body,
             "model": self.model,
             "messages": self._messages(trace),
             "temperature": self.temperature,
