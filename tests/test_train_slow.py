@@ -166,8 +166,10 @@ def test_trl_loss_matches_reference_objective(tiny_vlm_dir, mix, tmp_path, algor
 
 
 @pytest.mark.parametrize("experiment", ["mixed", "algo_grpo", "algo_dapo", "reward_math_verify", "sft"])
-def test_variant_trains_two_steps(tiny_vlm_dir, mix, tmp_path, experiment):
+def test_variant_trains_two_steps(tiny_vlm_dir, mix, tmp_path, experiment, monkeypatch):
     cfg = demo_config(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cfg["wandb"]["dir"] = str(tmp_path / "wandb")
     run_dir = tmp_path / "runs" / experiment
     final = Path(run_experiment(cfg, experiment, run_dir, mix, tiny_vlm_dir))
     assert final == run_dir / "final"
@@ -178,6 +180,11 @@ def test_variant_trains_two_steps(tiny_vlm_dir, mix, tmp_path, experiment):
     assert [e["step"] for e in log] == [1, 2]
     resolved = json.loads((run_dir / "resolved_config.json").read_text())
     assert resolved["experiment"]["name"] == experiment
+    # one offline W&B run for the experiment, grouped by its ablation
+    (wandb_run,) = (tmp_path / "wandb" / "wandb").glob("offline-run-*/run-*.wandb")
+    records = wandb_run.read_bytes()  # the offline run's record log: run name, group, config
+    assert f"{experiment}-train".encode() in records and b"_vero" in records
+    assert resolved["experiment"]["ablation"].encode() in records
     if experiment == "sft":
         assert all(math.isfinite(e["loss"]) for e in log)
         return
@@ -188,7 +195,7 @@ def test_variant_trains_two_steps(tiny_vlm_dir, mix, tmp_path, experiment):
         # category-balanced rollout batches survived TRL's dataloader
         shares = {c: entry.get(f"batch/category_share/{c}") for c in CATEGORIES}
         assert shares == pytest.approx({c: 1 / 6 for c in CATEGORIES}), shares
-        assert any(k.startswith("reward/stem/") for k in entry)
+        assert "reward/category/stem/accuracy" in entry and "reward/format" in entry
     assert (
         resolved["trl_args"]["loss_type"]
         == ALGORITHMS[resolve_experiment(cfg, experiment)["train"]["algorithm"]]["loss_type"]
