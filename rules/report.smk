@@ -23,6 +23,8 @@ rule build_report:
         cfg=CONFIG_JSON,
     log:
         logf("build_report"),
+    conda:
+        "../envs/analysis.yaml"
     resources:
         **rule_resources("build_report"),
     shell:

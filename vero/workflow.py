@@ -26,6 +26,7 @@ RESOURCE_KEYS = (
     "nodes",
     "tasks",
     "tasks_per_node",
+    "tasks_per_gpu",
     "mpi",
     "slurm_partition",
     "slurm_account",
