@@ -6,9 +6,11 @@
 Builds the tiny model of `--family` offline (or uses `--model`), draws VeroMini held-out samples
 (all six categories, real images), and times `backend.generate` of the `hf` backend (transformers,
 CPU or GPU) at each batch size; the best of `--repeats` runs is printed. With `--vllm` (or when vLLM
-is importable) the `vllm` backend is timed too (engine start excluded, reported separately).
-hf runs greedy with `min_new_tokens = max_new_tokens`, so every batch generates the same number of
-tokens and batch sizes compare like for like.
+is importable) the `vllm` backend is timed too (engine start excluded, reported separately), and the
+vllm/hf samples/s ratio printed (vLLM's whole list at once vs hf's best batch size; in .venv-vllm:
+`.venv-vllm/bin/python benchmarks/eval_generate.py --vllm`). Both run greedy with every completion
+exactly max_new_tokens long (hf: `min_new_tokens`, vllm: `ignore_eos`), so the figures compare the
+same amount of generated text.
 """
 
 from __future__ import annotations
@@ -51,6 +53,19 @@ def force_full_length(hf_backend) -> None:
     hf_backend.model.generate = generate
 
 
+def force_full_length_vllm(vllm_backend) -> None:
+    """The vLLM counterpart of `force_full_length`: ignore EOS, so every completion is exactly
+    max_new_tokens long and the vllm/hf ratio compares the same amount of generated text."""
+    original = vllm_backend.llm.chat
+
+    def chat(messages, params, *args, **kwargs):
+        params = params.clone()
+        params.ignore_eos = True
+        return original(messages, params, *args, **kwargs)
+
+    vllm_backend.llm.chat = chat
+
+
 def time_backend(backend, samples, batch_sizes, max_new_tokens: int, repeats: int) -> dict[int, float]:
     out = {}
     for bs in batch_sizes:
@@ -91,16 +106,33 @@ def main(argv=None):
         hf = get_backend("hf", model, dtype="float32" if device.startswith("cpu") else "bfloat16")
         force_full_length(hf)
         hf.generate(samples[:2], temperature=0.0, max_new_tokens=4, batch_size=2)  # warm-up
-        for bs, rate in time_backend(hf, samples, a.batch_sizes, a.max_new_tokens, a.repeats).items():
+        hf_rates = time_backend(hf, samples, a.batch_sizes, a.max_new_tokens, a.repeats)
+        for bs, rate in hf_rates.items():
             print(f"hf    batch {bs:>3}: {rate:8.2f} samples/s  ({rate * a.max_new_tokens:9.1f} tokens/s)")
 
         if a.vllm or importlib.util.find_spec("vllm") is not None:
             t0 = time.perf_counter()
-            vb = get_backend("vllm", model, enforce_eager=not torch.cuda.is_available(), max_model_len=2048)
+            on_cpu = not torch.cuda.is_available()
+            vb = get_backend(
+                "vllm",
+                model,
+                enforce_eager=on_cpu,
+                max_model_len=2048,
+                # like for like with hf on CPU (float32); a fixed KV cache, as this VM's NUMA report
+                # would make vLLM size it from ~10 GiB (ENVIRONMENT.md)
+                dtype="float32" if on_cpu else "auto",
+                extra_engine_args={"kv_cache_memory_bytes": 256 * 1024**2} if on_cpu else {},
+            )
             print(f"vllm  engine start: {time.perf_counter() - t0:.1f} s")
+            force_full_length_vllm(vb)
             # vLLM schedules the whole list itself (continuous batching): one figure
             rate = time_backend(vb, samples, [len(samples)], a.max_new_tokens, a.repeats)[len(samples)]
             print(f"vllm  all {len(samples)} at once: {rate:8.2f} samples/s")
+            best_bs, best_hf = max(hf_rates.items(), key=lambda kv: kv[1])
+            print(
+                f"vllm/hf samples/s ratio: {rate / best_hf:.2f}x "
+                f"(vllm all at once vs hf's best, batch {best_bs})"
+            )
             vb.close()
         else:
             print("vllm  not installed here: skipped")
