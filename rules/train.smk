@@ -8,17 +8,14 @@
 from vero.models.families import resolve_base_model
 
 BASE_MODEL = resolve_base_model(CFG, RESULTS)
-
-
-def train_base_model_input(wildcards):
-    """The tiny model directory when the workflow builds it; nothing for a hub id or local path."""
-    return [TINY_MODEL] if CFG["model"]["base"] == "tiny" else []
+# the tiny model directory when the workflow builds it; nothing for a hub id or a local path
+BASE_MODEL_INPUT = [TINY_MODEL] if CFG["model"]["base"] == "tiny" else []
 
 
 rule train_experiment:
     input:
         mix=DATA["mix"],
-        base=train_base_model_input,
+        base=BASE_MODEL_INPUT,
     output:
         final=directory(res("runs/{experiment}/final")),
         train_log=res("runs/{experiment}/train_log.jsonl"),
@@ -26,11 +23,13 @@ rule train_experiment:
         logf("train_experiment/{experiment}"),
     benchmark:
         benchf("train_experiment/{experiment}")
+    conda:
+        "../envs/gpu.yaml"
     resources:
         **rule_resources("train_experiment"),
     params:
         cfg=CONFIG_JSON,
-        base=BASE_MODEL,
+        base=lambda wildcards, input: input.base[0] if input.base else BASE_MODEL,
         run_dir=lambda wildcards: res(f"runs/{wildcards.experiment}"),
     shell:
         "{PY} workflow_scripts/train.py --config-json {params.cfg}"

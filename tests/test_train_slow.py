@@ -239,6 +239,8 @@ def test_killed_run_resumes_from_its_checkpoint(tiny_vlm_dir, mix, tmp_path):
     assert first.returncode == -signal.SIGKILL, first.stderr[-3000:]
     assert (run_dir / "checkpoint-2" / "trainer_state.json").is_file()
     assert not (run_dir / "final").exists()
+    # Snakemake removes the outputs of the failed job, train_log.jsonl included
+    (run_dir / "train_log.jsonl").unlink()
 
     # the rerun: the same call, resume left at its default (auto)
     final = run_experiment(cfg, "mixed", run_dir, mix, tiny_vlm_dir)

@@ -66,37 +66,33 @@ def _jsonable(value: Any) -> Any:
 
 
 class TrainLogCallback(TrainerCallback):
-    """Append every Trainer log entry (TRL's metrics, our reward breakdown) to train_log.jsonl.
+    """Write every Trainer log entry (TRL's metrics, the reward breakdown) to train_log.jsonl.
 
-    On a resumed run the entries of steps after the checkpoint (written by the killed job
-    before it died) are dropped first, so the file has each step once.
+    At the start of a run the file is rewritten from the trainer state's log history: empty for a
+    fresh run, the checkpoint's history for a resumed one. So entries a killed job wrote after
+    its last checkpoint go, each step appears once, and the file is whole again even when the
+    workflow removed it with the failed job's outputs.
     """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
 
+    @staticmethod
+    def _line(entry: dict) -> str:
+        return json.dumps({k: _jsonable(v) for k, v in entry.items()}) + "\n"
+
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        kept = []
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut short when the previous job was killed
-                if entry.get("step", 0) <= state.global_step:
-                    kept.append(line)
-        self.path.write_text("".join(f"{line}\n" for line in kept))
+        history = [e for e in state.log_history if e.get("step", 0) <= state.global_step]
+        self.path.write_text("".join(self._line(e) for e in history))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
-        entry = {"step": state.global_step, "epoch": _jsonable(state.epoch)}
-        entry.update({k: _jsonable(v) for k, v in logs.items()})
         with self.path.open("a") as f:
-            f.write(json.dumps(entry) + "\n")
+            f.write(self._line({"step": state.global_step, "epoch": state.epoch, **logs}))
 
 
 class ResumeInfoCallback(TrainerCallback):
