@@ -251,6 +251,9 @@ def test_killed_run_resumes_from_its_checkpoint(tiny_vlm_dir, mix, tmp_path):
     assert json.loads((run_dir / "final" / "train_summary.json").read_text())["global_step"] == 4
     steps = [e["step"] for e in read_log(run_dir) if "loss" in e]
     assert steps == [1, 2, 3, 4]
+    rollouts = [json.loads(line) for line in (run_dir / "rollouts.jsonl").read_text().splitlines()]
+    per_step = [sum(r["step"] == s for r in rollouts) for s in (1, 2, 3, 4)]
+    assert per_step == [per_step[0]] * 4 and per_step[0] > 0  # no step lost or written twice
 
 
 def test_sigterm_saves_a_checkpoint_and_the_rerun_finishes(tiny_vlm_dir, mix, tmp_path):

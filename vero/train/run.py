@@ -156,6 +156,7 @@ def run_experiment(
         ResumeInfoCallback,
         TrainingPreempted,
         TrainLogCallback,
+        TrimStepLogCallback,
     )
 
     resolved = resolve_experiment(config, experiment)
@@ -216,6 +217,7 @@ def run_experiment(
     all_callbacks = [
         preemption,
         TrainLogCallback(output_dir / "train_log.jsonl"),
+        TrimStepLogCallback(output_dir / "rollouts.jsonl"),
         ResumeInfoCallback(output_dir / "run_info.json", checkpoint),
         *callbacks,
     ]

@@ -95,6 +95,27 @@ class TrainLogCallback(TrainerCallback):
             f.write(self._line({"step": state.global_step, "epoch": state.epoch, **logs}))
 
 
+class TrimStepLogCallback(TrainerCallback):
+    """At the start of a run keep only the lines of a step-keyed JSONL file (rollouts.jsonl) up to
+    the step training starts from: what a killed job wrote after its last checkpoint is redone."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero or not self.path.exists():
+            return
+        kept = []
+        for line in self.path.read_text().splitlines():
+            try:
+                step = json.loads(line).get("step", 0)
+            except json.JSONDecodeError:
+                continue  # a line cut short when the previous job was killed
+            if step <= state.global_step:
+                kept.append(line + "\n")
+        self.path.write_text("".join(kept))
+
+
 class ResumeInfoCallback(TrainerCallback):
     """Record where this process started (0 or the resumed checkpoint's step) in run_info.json."""
 
