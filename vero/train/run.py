@@ -185,14 +185,17 @@ def run_experiment(
     if checkpoint:
         print(f"[vero.train] resuming {experiment} from {checkpoint}", file=sys.stderr)
 
-    dataset, report = load_mix(
-        mix_path,
-        mix_batch_size=int(resolved["mix"]["batch_size"]),
-        single_category=single_category,
-        system_prompt=train.get("system_prompt"),
-        trainer=train["trainer"],
-        coords=coords,
-    )
+    from accelerate import PartialState
+
+    with PartialState().main_process_first():  # rank 0 fills the datasets cache, the others reuse it
+        dataset, report = load_mix(
+            mix_path,
+            mix_batch_size=int(resolved["mix"]["batch_size"]),
+            single_category=single_category,
+            system_prompt=train.get("system_prompt"),
+            trainer=train["trainer"],
+            coords=coords,
+        )
     if report.dropped:
         print(f"[vero.train] {mix_path}: dropped {dict(report.dropped)}", file=sys.stderr)
 
