@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shlex
@@ -349,3 +350,63 @@ def test_judge_served_in_the_job_takes_gpus_from_training(paper_cfg):
     resolved["reward"]["judge"]["serve"]["gpus"] = 8
     with pytest.raises(ConfigError, match=r"reward\.judge\.serve\.gpus"):
         launch.training_processes(resolved)
+
+
+# ---- run bookkeeping ------------------------------------------------------------------------
+
+
+def test_latest_checkpoint_skips_incomplete_ones(tmp_path):
+    from vero.train.run import latest_checkpoint
+
+    assert latest_checkpoint(tmp_path) is None
+    for step, complete in ((2, True), (10, True), (12, False)):
+        d = tmp_path / f"checkpoint-{step}"
+        d.mkdir()
+        if complete:
+            (d / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-x").mkdir()
+    assert latest_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
+
+
+def test_rollout_recorder_logs_shares_and_samples(tmp_path):
+    from types import SimpleNamespace
+
+    from vero.train.run import RolloutRecorder
+
+    def reward(completions, **columns):
+        return [float(i) for i in range(len(completions))]
+
+    reward.__name__ = "toy_reward"
+    metrics = {}
+    rec = RolloutRecorder(reward, tmp_path / "rollouts.jsonl", samples_per_call=3)
+    assert rec.__name__ == "toy_reward"
+    cats = ["stem", "stem", "chart_ocr", "chart_ocr"]
+    out = rec(
+        prompts=[None] * 4,
+        completions=[[{"role": "assistant", "content": f"answer {i}"}] for i in range(4)],
+        completion_ids=[[1]] * 4,
+        category=cats,
+        id=["a", "a", "b", "b"],
+        reward_type=["numeric"] * 4,
+        trainer_state=SimpleNamespace(global_step=6),
+        log_metric=metrics.__setitem__,
+    )
+    assert out == [0.0, 1.0, 2.0, 3.0]
+    assert metrics == {"batch/category_share/chart_ocr": 0.5, "batch/category_share/stem": 0.5}
+    rows = [json.loads(line) for line in (tmp_path / "rollouts.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and {r["step"] for r in rows} == {7}
+    for r in rows:
+        i = int(r["completion"].split()[-1])
+        assert r["reward"] == float(i) and r["category"] == cats[i]
+
+
+def test_trim_step_log_keeps_steps_up_to_the_resumed_one(tmp_path):
+    from types import SimpleNamespace
+
+    from vero.train.trainer import TrimStepLogCallback
+
+    path = tmp_path / "rollouts.jsonl"
+    path.write_text("".join(json.dumps({"step": s}) + "\n" for s in (1, 2, 3)) + '{"step": 4, "compl')
+    state = SimpleNamespace(is_world_process_zero=True, global_step=2)
+    TrimStepLogCallback(path).on_train_begin(None, state, None)
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [1, 2]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from vero.config import ConfigError, resolve_experiment
+from vero.serving import BASE_URL_ENV as JUDGE_BASE_URL_ENV  # set when the judge is served in this job
 from vero.train.data import load_mix
 from vero.train.sampler import check_block_alignment
 from vero.train.trl_config import (
@@ -37,8 +38,6 @@ from vero.train.trl_config import (
     sft_config_kwargs,
     world_size_from_env,
 )
-
-JUDGE_BASE_URL_ENV = "VERO_JUDGE_BASE_URL"  # set by vero.serving when it serves the judge in this job
 
 
 def is_main_process() -> bool:
