@@ -279,3 +279,29 @@ def test_sigterm_saves_a_checkpoint_and_the_rerun_finishes(tiny_vlm_dir, mix, tm
     assert json.loads((run_dir / "final" / "train_summary.json").read_text())["global_step"] == 3
     starts = json.loads((run_dir / "run_info.json").read_text())["starts"]
     assert [s["start_step"] for s in starts] == [0, 1]
+
+
+def test_launcher_runs_the_job_through_accelerate(tiny_vlm_dir, mix, tmp_path):
+    """The train rule's command with a GPU launcher: the script builds `accelerate launch ...`,
+    prints it and runs it; the launched process trains (here on CPU, accelerate's single_gpu
+    config falling back to the CPU)."""
+    cfg = demo_config(tmp_path, max_completion_length=8)
+    cfg["train"]["launcher"]["kind"] = "single_gpu"
+    cfg_json = tmp_path / "resolved_config.json"
+    cfg_json.write_text(json.dumps(cfg))
+    run_dir = tmp_path / "runs" / "mixed"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    proc = subprocess.run(
+        [sys.executable, "workflow_scripts/train.py", "--config-json", str(cfg_json), "--experiment", "mixed",
+         "--mix", str(mix), "--base-model", str(tiny_vlm_dir), "--output-dir", str(run_dir)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    launched = next(line for line in proc.stderr.splitlines() if line.startswith("[vero.train.launch]"))
+    assert "-m accelerate.commands.launch --config_file config/accelerate/single_gpu.yaml" in launched
+    assert launched.endswith("--in-process")
+    assert json.loads((run_dir / "final" / "train_summary.json").read_text())["global_step"] == 2
