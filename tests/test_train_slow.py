@@ -254,6 +254,10 @@ def test_killed_run_resumes_from_its_checkpoint(tiny_vlm_dir, mix, tmp_path):
     rollouts = [json.loads(line) for line in (run_dir / "rollouts.jsonl").read_text().splitlines()]
     per_step = [sum(r["step"] == s for r in rollouts) for s in (1, 2, 3, 4)]
     assert per_step == [per_step[0]] * 4 and per_step[0] > 0  # no step lost or written twice
+    # both starts logged to the same W&B run
+    run_id = (run_dir / "wandb_run_id.txt").read_text().strip()
+    runs = sorted((tmp_path / "wandb" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and all(r.name.endswith(f"-{run_id}") for r in runs)
 
 
 def test_sigterm_saves_a_checkpoint_and_the_rerun_finishes(tiny_vlm_dir, mix, tmp_path):

@@ -410,3 +410,16 @@ def test_trim_step_log_keeps_steps_up_to_the_resumed_one(tmp_path):
     state = SimpleNamespace(is_world_process_zero=True, global_step=2)
     TrimStepLogCallback(path).on_train_begin(None, state, None)
     assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [1, 2]
+
+
+def test_judge_client_only_when_enabled_and_served_endpoint_wins(monkeypatch):
+    from vero.serving import BASE_URL_ENV
+    from vero.train.run import _judge_for
+
+    monkeypatch.delenv(BASE_URL_ENV, raising=False)
+    assert _judge_for({"judge": {"enabled": False}}) is None
+    judge = _judge_for({"judge": {"enabled": True, "base_url": "http://judge.example:9000/v1", "model": "m"}})
+    assert judge.endpoint == "http://judge.example:9000/v1/chat/completions"
+    monkeypatch.setenv(BASE_URL_ENV, "http://127.0.0.1:8123/v1")
+    judge = _judge_for({"judge": {"enabled": True, "base_url": "http://judge.example:9000/v1", "model": "m"}})
+    assert judge.endpoint == "http://127.0.0.1:8123/v1/chat/completions"

@@ -9,6 +9,7 @@ Writes, under `output_dir` (runs/{experiment}/, docs/architecture.md):
   resolved_config.json   the experiment's resolved config and the TRL settings derived from it
   data_report.json       rows read / kept / dropped per reason code from the mix file
   run_info.json          where each (re)start began, to see resumptions
+  wandb_run_id.txt       the experiment's W&B run id, reused when the job resumes
 
 A rerun of a killed job continues from the newest checkpoint-* (trainer state, optimizer,
 scheduler, RNG) unless `resume="never"`. On SIGTERM/SIGUSR1 (SLURM preemption) the job saves a
@@ -22,6 +23,7 @@ import os
 import random
 import shutil
 import sys
+import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -110,18 +112,37 @@ def _judge_for(reward_cfg: Mapping) -> Any:
     return JudgeClient.from_config(judge_cfg)
 
 
-def _start_tracking(resolved: Mapping):
+def _start_tracking(resolved: Mapping, output_dir: Path):
+    """The experiment's W&B run. Its id is kept in the run directory, so a resumed job (after
+    preemption) continues the same run instead of opening a second one."""
     from vero.tracking import init_run
 
     if not is_main_process():
         return None
-    return init_run(
-        experiment=resolved["name"],
-        group=resolved["ablation"],
-        job_type="train",
-        config=resolved,
-        wandb_cfg=resolved.get("wandb"),
-    )
+    id_file = output_dir / "wandb_run_id.txt"
+    if id_file.is_file() and id_file.read_text().strip():
+        run_id = id_file.read_text().strip()
+    else:
+        run_id = f"{resolved['name']}-{uuid.uuid4().hex[:8]}"
+        output_dir.mkdir(parents=True, exist_ok=True)
+        id_file.write_text(run_id + "\n")
+    # wandb.init reads these; set only around the call so nothing else in the process sees them
+    saved = {k: os.environ.get(k) for k in ("WANDB_RUN_ID", "WANDB_RESUME")}
+    os.environ.update(WANDB_RUN_ID=run_id, WANDB_RESUME="allow")
+    try:
+        return init_run(
+            experiment=resolved["name"],
+            group=resolved["ablation"],
+            job_type="train",
+            config=resolved,
+            wandb_cfg=resolved.get("wandb"),
+        )
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -178,7 +199,7 @@ def run_experiment(
     if resume == "never" and is_main_process():
         for d in output_dir.glob("checkpoint-*"):
             shutil.rmtree(d, ignore_errors=True)
-        for name in ("train_log.jsonl", "rollouts.jsonl", "run_info.json"):
+        for name in ("train_log.jsonl", "rollouts.jsonl", "run_info.json", "wandb_run_id.txt"):
             (output_dir / name).unlink(missing_ok=True)
     checkpoint = latest_checkpoint(output_dir) if resume == "auto" else None
     if checkpoint:
@@ -198,7 +219,7 @@ def run_experiment(
     if report.dropped:
         print(f"[vero.train] {mix_path}: dropped {dict(report.dropped)}", file=sys.stderr)
 
-    tracked = _start_tracking(resolved)
+    tracked = _start_tracking(resolved, output_dir)
     report_to = "wandb" if tracked is not None and tracked.active else "none"
     common = {"num_processes": processes, "report_to": report_to, "use_cpu": use_cpu, "run_name": experiment}
     if train["trainer"] == "rl":
