@@ -28,7 +28,7 @@ class _UnscoredSampleFilter(logging.Filter):
     """Drop TRL's per-sample warning for completions no reward scored.
 
     Judge-type samples without a judge are skipped by design (the reward returns None) and
-    counted in the `reward/unjudged` metric; TRL would otherwise dump the whole sample, images
+    counted in the `reward_monitor/unjudged` metric; TRL would otherwise dump the whole sample, images
     included, into the job log at every step.
     """
 
