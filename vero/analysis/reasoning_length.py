@@ -171,7 +171,7 @@ def plot_lengths(
     cats = ordered_categories(table["category"]) if len(table) else ordered_categories(PAPER_REASONING_LENGTH)
     experiments = list(dict.fromkeys(table["experiment"]))
     fig, (ax, axp) = plt.subplots(
-        1, 2, figsize=(max(10, 2.2 * len(cats) + 4), 4.8), gridspec_kw={"width_ratios": [3, 2]}
+        1, 2, figsize=(max(10, 2.2 * len(cats) + 4), 5.6), gridspec_kw={"width_ratios": [3, 2]}
     )
     width = 0.8 / max(1, len(experiments))
     cmap = plt.get_cmap("tab20")
@@ -184,9 +184,9 @@ def plot_lengths(
         yerr = np.vstack([np.nan_to_num(means - lo), np.nan_to_num(hi - means)])
         ax.bar(
             x + (i - (len(experiments) - 1) / 2) * width,
-            np.nan_to_num(means),
+            means,  # NaN (no trace with a think block) draws no bar rather than a 0
             width,
-            yerr=yerr,
+            yerr=np.where(np.isnan(means), np.nan, yerr),
             capsize=2,
             label=exp,
             color=cmap(i % 20),
@@ -197,8 +197,8 @@ def plot_lengths(
     ax.set_ylabel("words in the think block")
     note = "; outlined: trained on that category alone" if own_runs else ""
     ax.set_title(f"This run: mean, {int(confidence * 100)} % bootstrap interval{note}", fontsize=10)
-    if experiments:
-        ax.legend(fontsize=7, ncol=2)
+    if experiments:  # below both panels: a dozen runs would hide the bars
+        fig.legend(fontsize=7, ncol=min(6, len(experiments)), loc="lower center", frameon=False)
     else:
         ax.text(0.5, 0.5, "no traces with a think block", ha="center", transform=ax.transAxes)
     pcats = [c for c in cats if c in PAPER_REASONING_LENGTH]
@@ -209,5 +209,6 @@ def plot_lengths(
         np.arange(len(pcats)), [category_label(c) for c in pcats], rotation=30, ha="right", fontsize=8
     )
     axp.set_title("Paper (Vero, single-category RL): mean ± SEM")
-    fig.tight_layout()
+    rows = -(-len(experiments) // 6)
+    fig.tight_layout(rect=(0, 0.03 + 0.045 * rows, 1, 1))
     return save_figure(fig, path)

@@ -103,6 +103,8 @@ def dynamics_headline(summary_csv: str | Path) -> dict:
             "paper_entropy_mean": _num(r["paper_entropy_mean"]),
             "reward_first": _num(r["reward_first"]),
             "reward_last": _num(r["reward_last"]),
+            "loss_first": _num(r["loss_first"]),
+            "loss_last": _num(r["loss_last"]),
             "metrics_missing": None if pd.isna(r["metrics_missing"]) else r["metrics_missing"],
         }
         for _, r in table.iterrows()
