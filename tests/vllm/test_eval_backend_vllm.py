@@ -162,6 +162,13 @@ def test_greedy_outputs_and_scores_match_hf(mini_cfg, samples, hf_backend, vllm_
         if gap > NEAR_TIE:
             unexplained.append((sample.id, a, b, f"diverge at token {i} with HF logit gap {gap:.4f}"))
     assert not unexplained, json.dumps(unexplained, indent=1)
+    identical = sum(a == b for a, b in zip(gen_hf.texts, gen_vllm.texts, strict=True))
+    print(
+        f"[vllm tier] {len(samples)} mini-suite samples: {identical} identical outputs, "
+        f"{len(same_tokens) - identical} equal up to the UTF-8 tail, "
+        f"{len(samples) - len(same_tokens)} near-tie divergences; "
+        f"{len(set(gen_hf.texts))} distinct outputs"
+    )
 
     # Through the eval job itself: per-sample JSONL, scores equal wherever outputs are equal.
     records = {}

@@ -110,6 +110,15 @@ def test_two_gspo_steps_with_colocated_vllm_rollouts(tiny_vlm_dir, tmp_path):
         assert entry["sampling/sampling_logp_difference/mean"] < 0.1, entry
     # One sync per step, plus the check's own.
     assert result["syncs"] == 3
+    print(
+        "[vllm tier] colocate GSPO steps: "
+        + ", ".join(
+            f"step {e['step']} loss {e['loss']:.4g} "
+            f"logp diff {e['sampling/sampling_logp_difference/mean']:.4f}"
+            for e in steps
+        )
+        + f"; engine dtype {result['engine_dtype']}"
+    )
     check = result["sync_check"]
     assert check["distinct_hf_continuations"] >= 2, check
     assert check["vllm_after_sync"] == check["hf_sharpened"], check

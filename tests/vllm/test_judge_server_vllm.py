@@ -139,7 +139,7 @@ class VLLMServer:
 def server(tiny_text_lm_dir, tmp_path_factory):
     srv = VLLMServer(tiny_text_lm_dir, free_port(), tmp_path_factory.mktemp("judge") / "server.log")
     srv.start()
-    srv.wait_healthy()
+    print(f"[vllm tier] judge server healthy after {srv.wait_healthy():.1f} s")
     yield srv
     if srv.process.poll() is None:
         srv.stop()
@@ -216,6 +216,7 @@ def test_server_stopped_mid_batch_then_restarted_batch_completes(server, caplog)
     with caplog.at_level(logging.WARNING, logger="vero.rewards.judge"):
         results = judge.score_many_sync(_items(12))
     worker.join(timeout=60)
+    print(f"[vllm tier] mid-batch stop after {events.get('replies_before_stop')} replies; batch completed")
     assert restarted.is_set(), f"the server was never stopped and restarted: {events}"
     assert events["old_group_gone"], f"processes of the first server (PID {first_pid}) outlived its stop"
     assert 2 <= events["replies_before_stop"] < 12, events
