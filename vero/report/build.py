@@ -57,10 +57,31 @@ def _read_csv(path: Path | None) -> tuple[list[str], list[list[str]]]:
 
 def _fmt(cell: str) -> str:
     try:
+        int(cell)
+        return cell
+    except ValueError:
+        pass
+    try:
         v = float(cell)
     except ValueError:
         return cell
     return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+
+
+def _length_pivot(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """Experiment × category mean words (n measured) from the long reasoning-length CSV."""
+    if not {"experiment", "category", "mean_words", "n_measured"} <= set(header):
+        return header, rows
+    ix = {h: i for i, h in enumerate(header)}
+    cats: list[str] = []
+    table: dict[str, dict[str, str]] = {}
+    for r in rows:
+        exp, cat = r[ix["experiment"]], r[ix["category"]]
+        if cat not in cats:
+            cats.append(cat)
+        mean = r[ix["mean_words"]]
+        table.setdefault(exp, {})[cat] = f"{float(mean):.0f} (n={r[ix['n_measured']]})" if mean else "–"
+    return ["experiment", *cats], [[exp, *(v.get(c, "–") for c in cats)] for exp, v in table.items()]
 
 
 def _table_html(header: list[str], rows: list[list[str]], delta_cols: tuple[str, ...] = ()) -> str:
@@ -84,7 +105,7 @@ def _table_html(header: list[str], rows: list[list[str]], delta_cols: tuple[str,
                     cls = ""
             out.append(f"<td{cls}>{html.escape(_fmt(cell))}</td>")
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
@@ -101,7 +122,7 @@ def build_report(inputs: ReportInputs, out_path: str | Path, *, title: str = "Ve
     out_path = Path(out_path)
     header, rows = _read_csv(inputs.comparison_csv)
     t_header, t_rows = _read_csv(inputs.transfer_csv)
-    rl_header, rl_rows = _read_csv(inputs.reasoning_length_csv)
+    rl_header, rl_rows = _length_pivot(*_read_csv(inputs.reasoning_length_csv))
     probe = json.loads(Path(inputs.probe_json).read_text()) if inputs.probe_json else None
     analysis_summary = (
         json.loads(Path(inputs.analysis_summary_json).read_text())
