@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.vllm._support import rescale_checkpoint
-
 # vLLM on this VM (ENVIRONMENT.md): the KV cache is sized explicitly (the VM reports a 10 GiB NUMA
 # node and vLLM would take most of it).
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
@@ -49,13 +47,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("vllm") is not None:
             item.add_marker(skip)
-
-
-@pytest.fixture(scope="session")
-def sharp_vlm_dir(tiny_vlm_dir, tmp_path_factory) -> Path:
-    """The tiny Qwen2.5-VL (head_dim 32) with peaked, prompt-dependent logits; see
-    `rescale_checkpoint`."""
-    return rescale_checkpoint(Path(tiny_vlm_dir), tmp_path_factory.mktemp("sharp") / "tiny-vlm")
 
 
 @pytest.fixture(scope="session")
