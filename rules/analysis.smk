@@ -3,6 +3,7 @@
 # Logic lives in vero.analysis; these rules only wire files to workflow_scripts/analysis_*.py.
 
 from vero.analysis.stages import analysis_experiments, check_analysis_config
+from vero.analysis.dynamics import algorithm_runs
 from vero.analysis.transfer import transfer_rows
 from vero.eval.registry import suite_benchmarks
 
@@ -13,6 +14,7 @@ ANALYSIS_CKPT = ANALYSIS["checkpoint"]
 LENGTH_EXPERIMENTS = analysis_experiments(CFG, "reasoning_length")
 SKILL_EXPERIMENTS = analysis_experiments(CFG, "skills")
 TRANSFER_ROWS = transfer_rows(CFG)
+ALGORITHM_RUNS = algorithm_runs(CFG)
 
 
 def eval_outputs(experiment, checkpoint=ANALYSIS_CKPT):
@@ -180,7 +182,6 @@ rule analysis_dynamics:
         logs=expand(res("runs/{experiment}/train_log.jsonl"), experiment=EXPERIMENTS),
     output:
         pngs=expand(res("analysis/dynamics/{experiment}.png"), experiment=EXPERIMENTS),
-        overlay=ANALYSIS_OUT["dynamics_overlay"],
         csv=ANALYSIS_OUT["dynamics_csv"],
     log:
         logf("analysis_dynamics"),
@@ -190,14 +191,34 @@ rule analysis_dynamics:
         **rule_resources("analysis_dynamics"),
     params:
         cfg=CONFIG_JSON,
-        out_dir=lambda wildcards, output: os.path.dirname(output.overlay),
+        out_dir=lambda wildcards, output: os.path.dirname(output.csv),
         logs=" ".join(
             f"--log {e}={res(f'runs/{e}/train_log.jsonl')}" for e in EXPERIMENTS
         ),
     shell:
         "{PY} workflow_scripts/analysis_dynamics.py --config-json {params.cfg} {params.logs}"
-        " --out-dir {params.out_dir} --out-overlay {output.overlay} --out-csv {output.csv}"
-        " > {log} 2>&1"
+        " --out-dir {params.out_dir} --out-csv {output.csv} > {log} 2>&1"
+
+
+rule analysis_dynamics_algorithm:
+    input:
+        logs=expand(res("runs/{experiment}/train_log.jsonl"), experiment=ALGORITHM_RUNS),
+    output:
+        overlay=ANALYSIS_OUT["dynamics_overlay"],
+    log:
+        logf("analysis_dynamics_algorithm"),
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        **rule_resources("analysis_dynamics"),
+    params:
+        cfg=CONFIG_JSON,
+        logs=" ".join(
+            f"--log {e}={res(f'runs/{e}/train_log.jsonl')}" for e in ALGORITHM_RUNS
+        ),
+    shell:
+        "{PY} workflow_scripts/analysis_dynamics.py --config-json {params.cfg} {params.logs}"
+        " --out-overlay {output.overlay} > {log} 2>&1"
 
 
 rule analysis_summary:

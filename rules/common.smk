@@ -29,7 +29,9 @@ def _load_validated_config():
     --config KEY=VALUE overrides apply on top either way."""
     overrides = dict(workflow.config_settings.overwrite_config or {})
     if workflow.overwrite_configfiles:
-        return validate_config(overrides, source=", ".join(map(str, workflow.overwrite_configfiles)))
+        return validate_config(
+            overrides, source=", ".join(map(str, workflow.overwrite_configfiles))
+        )
     return load_config(DEFAULT_CONFIGFILE, overrides=overrides)
 
 
@@ -110,7 +112,9 @@ def train_targets(experiments=None):
 
 def eval_targets(experiments=None):
     """Evaluation summaries of the given experiments plus the base model (the reference row)."""
-    return [eval_summary("base")] + [eval_summary(e) for e in (experiments or EXPERIMENTS)]
+    return [eval_summary("base")] + [
+        eval_summary(e) for e in (experiments or EXPERIMENTS)
+    ]
 
 
 def ablation_targets(ablation):

@@ -13,20 +13,22 @@ rule build_report:
         probe_png=res("analysis/probe_confusion.png"),
         umap_png=res("analysis/umap.png"),
         umap_html=res("analysis/umap.html"),
-        dynamics=expand(res("analysis/dynamics/{experiment}.png"), experiment=EXPERIMENTS)
+        dynamics=expand(
+            res("analysis/dynamics/{experiment}.png"), experiment=EXPERIMENTS
+        )
         + [res("analysis/dynamics/algorithm_ablation.png")],
         filter_md=res("data/filter_report.md"),
         summary=res("analysis/summary.json"),
     output:
         html=REPORT,
-    params:
-        cfg=CONFIG_JSON,
     log:
         logf("build_report"),
     conda:
         "../envs/analysis.yaml"
     resources:
         **rule_resources("build_report"),
+    params:
+        cfg=CONFIG_JSON,
     shell:
         "{PY} workflow_scripts/build_report.py --config-json {params.cfg} --out {output.html}"
         " --comparison-csv {input.comparison_csv} --comparison-md {input.comparison_md}"

@@ -9,9 +9,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--config-json", required=True)
     p.add_argument("--log", action="append", required=True, metavar="EXPERIMENT=JSONL", help="repeatable")
-    p.add_argument("--out-dir", required=True, help="one {experiment}.png per run is written here")
-    p.add_argument("--out-overlay", required=True)
-    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-dir", help="one {experiment}.png per run is written here")
+    p.add_argument("--out-overlay", help="the algorithm-ablation overlay")
+    p.add_argument("--out-csv", help="one summary row per run")
     a = p.parse_args(argv)
     setup_cpu()
     from vero.analysis.stages import dynamics_stage, load_config_json, parse_pairs

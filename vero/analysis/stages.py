@@ -314,8 +314,17 @@ def transfer_stage(
 
 
 def dynamics_stage(
-    cfg: Mapping, logs: Mapping[str, str], out_dir: str, overlay_png: str, summary_csv: str
+    cfg: Mapping,
+    logs: Mapping[str, str],
+    out_dir: str | None,
+    overlay_png: str | None,
+    summary_csv: str | None,
 ) -> dict:
+    """Per-run curves (into `out_dir`) + summary CSV, and/or the algorithm-ablation overlay.
+
+    The two halves run as separate rules so the algorithm ablation needs only its own runs' logs;
+    pass None to skip a half.
+    """
     import pandas as pd
 
     from vero.analysis.dynamics import (
@@ -328,7 +337,7 @@ def dynamics_stage(
     from vero.config import resolve_experiment
 
     window = cfg["analysis"]["dynamics"]["smoothing_window"]
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir) if out_dir is not None else None
     rows_by_exp, summaries = {}, []
     for exp, path in logs.items():
         drops = Drops()
@@ -347,10 +356,13 @@ def dynamics_stage(
         if s["metrics_missing"]:
             title += f"; not logged: {s['metrics_missing'].replace(';', ', ')}"
             print(f"[analysis] dynamics {exp}: not logged: {s['metrics_missing']}")
-        plot_experiment(rows, out_dir / f"{exp}.png", title=title, window=window)
+        if out_dir is not None:
+            plot_experiment(rows, out_dir / f"{exp}.png", title=title, window=window)
     overlay = {e: rows_by_exp[e] for e in algorithm_runs(cfg) if e in rows_by_exp}
-    plot_algorithm_overlay(overlay, overlay_png, window=window)
-    pd.DataFrame(summaries, columns=list(SUMMARY_COLUMNS)).to_csv(summary_csv, index=False)
+    if overlay_png is not None:
+        plot_algorithm_overlay(overlay, overlay_png, window=window)
+    if summary_csv is not None:
+        pd.DataFrame(summaries, columns=list(SUMMARY_COLUMNS)).to_csv(summary_csv, index=False)
     print(f"[analysis] dynamics: {len(logs)} runs, overlay of {list(overlay)} -> {overlay_png}")
     return {"runs": list(logs), "overlay": list(overlay)}
 
