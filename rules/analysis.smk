@@ -1,62 +1,7 @@
 # Behavioral analysis (RECIPE.md §6 and the ablations of §4): reasoning length, skills, the skill
 # probe, the skill UMAP, the transfer matrix, training dynamics, and a summary + W&B run.
 # Logic lives in vero.analysis; these rules only wire files to workflow_scripts/analysis_*.py.
-
-from vero.analysis.stages import analysis_experiments, check_analysis_config
-from vero.analysis.dynamics import algorithm_runs
-from vero.analysis.transfer import transfer_rows
-from vero.eval.registry import suite_benchmarks
-
-check_analysis_config(CFG)
-
-ANALYSIS = CFG["analysis"]
-ANALYSIS_CKPT = ANALYSIS["checkpoint"]
-LENGTH_EXPERIMENTS = analysis_experiments(CFG, "reasoning_length")
-SKILL_EXPERIMENTS = analysis_experiments(CFG, "skills")
-TRANSFER_ROWS = transfer_rows(CFG)
-ALGORITHM_RUNS = algorithm_runs(CFG)
-
-
-def eval_outputs(experiment, checkpoint=ANALYSIS_CKPT):
-    """Per-sample eval traces of one experiment: one JSONL per benchmark of the suite.
-    The base model has no checkpoints: always its `final` evaluation."""
-    ckpt = "final" if experiment == "base" else checkpoint
-    return [res(f"eval/{experiment}/{ckpt}/{b}.jsonl") for b in suite_benchmarks(CFG)]
-
-
-def _pairs(flag, mapping):
-    return " ".join(
-        f"{flag} {name}={path}" for name, paths in mapping.items() for path in paths
-    )
-
-
-ANALYSIS_OUT = {
-    "length_csv": res("analysis/reasoning_length.csv"),
-    "length_png": res("analysis/reasoning_length.png"),
-    "probe_json": res("analysis/probe.json"),
-    "probe_png": res("analysis/probe_confusion.png"),
-    "probe_csv": res("analysis/probe_coefficients.csv"),
-    "umap_png": res("analysis/umap.png"),
-    "umap_html": res("analysis/umap.html"),
-    "umap_points": res("analysis/umap_points.csv"),
-    "umap_json": res("analysis/umap.json"),
-    "transfer_csv": res("analysis/transfer.csv"),
-    "transfer_png": res("analysis/transfer.png"),
-    "dynamics_overlay": res("analysis/dynamics/algorithm_ablation.png"),
-    "dynamics_csv": res("analysis/dynamics/summary.csv"),
-    "summary": res("analysis/summary.json"),
-}
-
-
-def analysis_targets():
-    """Every output of the analysis stage (the `analysis` target)."""
-    return (
-        list(ANALYSIS_OUT.values())
-        + expand(
-            res("analysis/skills/{experiment}.jsonl"), experiment=SKILL_EXPERIMENTS
-        )
-        + expand(res("analysis/dynamics/{experiment}.png"), experiment=EXPERIMENTS)
-    )
+# Paths and input functions: rules/common.smk (analysis stage section).
 
 
 rule analysis_reasoning_length:
@@ -77,7 +22,7 @@ rule analysis_reasoning_length:
         cfg=CONFIG_JSON,
         traces=_pairs("--trace", {e: eval_outputs(e) for e in LENGTH_EXPERIMENTS}),
     shell:
-        "{PY} workflow_scripts/analysis_reasoning_length.py --config-json {params.cfg}"
+        "python workflow_scripts/analysis_reasoning_length.py --config-json {params.cfg}"
         " {params.traces} --out-csv {output.csv} --out-png {output.png} > {log} 2>&1"
 
 
@@ -98,7 +43,7 @@ rule analysis_skills:
         cfg=CONFIG_JSON,
         cache=res("analysis/skills_cache"),
     shell:
-        "{PY} workflow_scripts/analysis_skills.py --config-json {params.cfg}"
+        "python workflow_scripts/analysis_skills.py --config-json {params.cfg}"
         " --experiment {wildcards.experiment} --traces {input.traces}"
         " --cache-dir {params.cache} --out {output.jsonl} > {log} 2>&1"
 
@@ -123,7 +68,7 @@ rule analysis_probe:
     params:
         cfg=CONFIG_JSON,
     shell:
-        "{PY} workflow_scripts/analysis_probe.py --config-json {params.cfg} --skills {input.skills}"
+        "python workflow_scripts/analysis_probe.py --config-json {params.cfg} --skills {input.skills}"
         " --out-json {output.json} --out-png {output.png} --out-csv {output.csv} > {log} 2>&1"
 
 
@@ -148,7 +93,7 @@ rule analysis_umap:
     params:
         cfg=CONFIG_JSON,
     shell:
-        "{PY} workflow_scripts/analysis_umap.py --config-json {params.cfg} --skills {input.skills}"
+        "python workflow_scripts/analysis_umap.py --config-json {params.cfg} --skills {input.skills}"
         " --out-png {output.png} --out-html {output.html} --out-points {output.points}"
         " --out-json {output.json} > {log} 2>&1"
 
@@ -172,7 +117,7 @@ rule analysis_transfer:
             f"--summary {e}={eval_summary(e, ANALYSIS_CKPT)}" for _, e in TRANSFER_ROWS
         ),
     shell:
-        "{PY} workflow_scripts/analysis_transfer.py --config-json {params.cfg}"
+        "python workflow_scripts/analysis_transfer.py --config-json {params.cfg}"
         " --base-summary {input.base} {params.summaries}"
         " --out-csv {output.csv} --out-png {output.png} > {log} 2>&1"
 
@@ -196,7 +141,7 @@ rule analysis_dynamics:
             f"--log {e}={res(f'runs/{e}/train_log.jsonl')}" for e in EXPERIMENTS
         ),
     shell:
-        "{PY} workflow_scripts/analysis_dynamics.py --config-json {params.cfg} {params.logs}"
+        "python workflow_scripts/analysis_dynamics.py --config-json {params.cfg} {params.logs}"
         " --out-dir {params.out_dir} --out-csv {output.csv} > {log} 2>&1"
 
 
@@ -217,7 +162,7 @@ rule analysis_dynamics_algorithm:
             f"--log {e}={res(f'runs/{e}/train_log.jsonl')}" for e in ALGORITHM_RUNS
         ),
     shell:
-        "{PY} workflow_scripts/analysis_dynamics.py --config-json {params.cfg} {params.logs}"
+        "python workflow_scripts/analysis_dynamics.py --config-json {params.cfg} {params.logs}"
         " --out-overlay {output.overlay} > {log} 2>&1"
 
 
@@ -252,7 +197,7 @@ rule analysis_summary:
     params:
         cfg=CONFIG_JSON,
     shell:
-        "{PY} workflow_scripts/analysis_summary.py --config-json {params.cfg} --out {output.json}"
+        "python workflow_scripts/analysis_summary.py --config-json {params.cfg} --out {output.json}"
         " --length-csv {input.length_csv} --probe-json {input.probe_json}"
         " --probe-csv {input.probe_csv} --umap-json {input.umap_json}"
         " --umap-html {input.umap_html} --transfer-csv {input.transfer_csv}"

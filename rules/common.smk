@@ -3,19 +3,17 @@
 
 import json
 import os
-import shlex
 import sys
 from pathlib import Path
 
 sys.path.insert(0, workflow.basedir)
-
-from snakemake.settings.types import DeploymentMethod
 
 from vero.categories import CATEGORIES
 from vero.config import ConfigError, deep_merge, load_config, validate_config
 from vero.workflow import (
     ABLATION_GROUPS,
     experiments_in_ablation,
+    put_interpreter_first_on_path,
     resources_for,
     secret_env_vars,
     write_if_changed,
@@ -44,13 +42,10 @@ config.update(CFG)
 
 RESULTS = CFG["results_dir"].rstrip("/")
 EXPERIMENTS = list(CFG["experiments"])
-# Jobs run the interpreter Snakemake runs in (the project's env), or the rule's conda env's python
-# under `--sdm conda`.
-PY = (
-    "python"
-    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-    else shlex.quote(sys.executable)
-)
+# Jobs run `python` from the environment Snakemake runs in: its bin directory goes first on PATH,
+# which local jobs inherit and sbatch passes on (--export=ALL). Under `--sdm conda` the rule's
+# activated env comes first instead.
+put_interpreter_first_on_path(sys.executable)
 CONFIG_JSON = f"{RESULTS}/resolved_config.json"
 CONFIG_ARGS = f"--config-json {CONFIG_JSON}"
 write_if_changed(CONFIG_JSON, json.dumps(CFG, indent=2, sort_keys=True) + "\n")
@@ -125,3 +120,167 @@ def ablation_targets(ablation):
             f"{' or '.join(ABLATION_GROUPS[ablation])}"
         )
     return train_targets(exps) + eval_targets(exps)
+
+
+# ---- data stage: paths and input functions of rules/data.smk ------------------------------------
+
+from vero.config import resolve_experiment
+from vero.models.families import tiny_model_dir
+
+DATA = {
+    "raw": res("data/raw/{category}.parquet"),
+    "ingest_report": res("data/raw/ingest_report.json"),
+    "heldout": res("data/heldout/{category}.parquet"),
+    "filtered": res("data/filtered/{category}.parquet"),
+    "filter_category_report": res("data/filtered/{category}.report.json"),
+    "filter_report_json": res("data/filter_report.json"),
+    "filter_report_md": res("data/filter_report.md"),
+    "mix": res("data/mix/{experiment}.parquet"),
+}
+TINY_MODEL = tiny_model_dir(RESULTS, CFG["model"]["family"])
+
+
+def heldout_files():
+    return expand(DATA["heldout"], category=CATEGORIES)
+
+
+def mix_file(experiment):
+    return DATA["mix"].format(experiment=experiment)
+
+
+def mix_inputs(wildcards):
+    """The filtered files an experiment's mix draws from (its categories only)."""
+    cats = resolve_experiment(CFG, wildcards.experiment)["categories"]
+    return expand(DATA["filtered"], category=cats)
+
+
+def source_files():
+    """Files read by data_raw (kind `files` only; hub and VeroMini sources are not files)."""
+    source = CFG["data"]["source"]
+    return list(source["paths"]) if source["kind"] == "files" else []
+
+
+def data_targets():
+    """Everything before training: filtered data and reports, every experiment's mix, the
+    held-out mini suite, and the tiny model when `model.base` is "tiny" (the `data` target).
+    """
+    targets = (
+        expand(DATA["filtered"], category=CATEGORIES)
+        + [DATA["filter_report_json"], DATA["filter_report_md"]]
+        + [mix_file(e) for e in EXPERIMENTS]
+        + heldout_files()
+    )
+    if CFG["model"]["base"] == "tiny":
+        targets.append(TINY_MODEL)
+    return targets
+
+
+# ---- eval stage: paths and input functions of rules/eval.smk ------------------------------------
+
+from vero.eval.evaluate import eval_job_gpus
+from vero.eval.registry import get_benchmark, suite_benchmarks
+from vero.eval.sweep import sweep_checkpoints
+from vero.models import tiny_model_dir
+
+EVAL_BENCHMARKS = suite_benchmarks(CFG)
+EVAL_RESOURCES = rule_resources("eval_benchmark")
+
+
+def eval_model_input(wildcards):
+    """The base model dir when the workflow builds it; a run's final model (training finished)."""
+    if wildcards.experiment == "base":
+        if CFG["model"]["base"] == "tiny":
+            return [tiny_model_dir(RESULTS, CFG["model"]["family"])]
+        return []
+    return [final_model(wildcards.experiment)]
+
+
+def eval_gpus(wildcards):
+    """The configured GPUs, or more when a judge is served in the job for this benchmark."""
+    return eval_job_gpus(CFG, wildcards.benchmark, EVAL_RESOURCES.get("gpu", 0))
+
+
+def eval_data_input(wildcards):
+    """Local benchmark files (the mini suite's held-out split, eval.local_data); hub data: none."""
+    spec = get_benchmark(CFG, wildcards.benchmark)
+    return [spec.local_path] if spec.local_path else []
+
+
+def eval_benchmark_outputs(wildcards):
+    # (`checkpoint` and `benchmark` are Snakemake keywords, so no keyword arguments named so here)
+    run_dir = res(f"eval/{wildcards.experiment}/{wildcards['checkpoint']}")
+    return [f"{run_dir}/{name}.json" for name in EVAL_BENCHMARKS]
+
+
+def eval_comparison_summaries(wildcards):
+    return {name: eval_summary(name) for name in ["base", *EXPERIMENTS]}
+
+
+def eval_sweep_summaries(wildcards):
+    return {
+        c: eval_summary(wildcards.experiment, c)
+        for c in sweep_checkpoints(CFG, wildcards.experiment)
+    }
+
+
+def named_args(flag, named):
+    return " ".join(f"{flag} {name}={path}" for name, path in named.items())
+
+
+# ---- analysis stage: paths and input functions of rules/analysis.smk --------------------------------
+
+from vero.analysis.stages import analysis_experiments, check_analysis_config
+from vero.analysis.dynamics import algorithm_runs
+from vero.analysis.transfer import transfer_rows
+from vero.eval.registry import suite_benchmarks
+
+check_analysis_config(CFG)
+
+ANALYSIS = CFG["analysis"]
+ANALYSIS_CKPT = ANALYSIS["checkpoint"]
+LENGTH_EXPERIMENTS = analysis_experiments(CFG, "reasoning_length")
+SKILL_EXPERIMENTS = analysis_experiments(CFG, "skills")
+TRANSFER_ROWS = transfer_rows(CFG)
+ALGORITHM_RUNS = algorithm_runs(CFG)
+
+
+def eval_outputs(experiment, checkpoint=ANALYSIS_CKPT):
+    """Per-sample eval traces of one experiment: one JSONL per benchmark of the suite.
+    The base model has no checkpoints: always its `final` evaluation."""
+    ckpt = "final" if experiment == "base" else checkpoint
+    return [res(f"eval/{experiment}/{ckpt}/{b}.jsonl") for b in suite_benchmarks(CFG)]
+
+
+def _pairs(flag, mapping):
+    return " ".join(
+        f"{flag} {name}={path}" for name, paths in mapping.items() for path in paths
+    )
+
+
+ANALYSIS_OUT = {
+    "length_csv": res("analysis/reasoning_length.csv"),
+    "length_png": res("analysis/reasoning_length.png"),
+    "probe_json": res("analysis/probe.json"),
+    "probe_png": res("analysis/probe_confusion.png"),
+    "probe_csv": res("analysis/probe_coefficients.csv"),
+    "umap_png": res("analysis/umap.png"),
+    "umap_html": res("analysis/umap.html"),
+    "umap_points": res("analysis/umap_points.csv"),
+    "umap_json": res("analysis/umap.json"),
+    "transfer_csv": res("analysis/transfer.csv"),
+    "transfer_png": res("analysis/transfer.png"),
+    "dynamics_overlay": res("analysis/dynamics/algorithm_ablation.png"),
+    "dynamics_csv": res("analysis/dynamics/summary.csv"),
+    "summary": res("analysis/summary.json"),
+}
+
+
+def analysis_targets():
+    """Every output of the analysis stage (the `analysis` target)."""
+    return (
+        list(ANALYSIS_OUT.values())
+        + expand(
+            res("analysis/skills/{experiment}.jsonl"), experiment=SKILL_EXPERIMENTS
+        )
+        + expand(res("analysis/dynamics/{experiment}.png"), experiment=EXPERIMENTS)
+    )

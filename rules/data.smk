@@ -2,58 +2,7 @@
 # the VeroMini held-out split (the mini eval suite), and the embedded tiny VLM.
 # Logic lives in vero.data (and vero.models); these rules only wire files to workflow_scripts/.
 # With `--sdm conda` they run in envs/gpu.yaml, which holds datasets, math-verify and lm-eval.
-
-import os
-
-from vero.config import resolve_experiment
-from vero.models.families import tiny_model_dir
-
-DATA = {
-    "raw": res("data/raw/{category}.parquet"),
-    "ingest_report": res("data/raw/ingest_report.json"),
-    "heldout": res("data/heldout/{category}.parquet"),
-    "filtered": res("data/filtered/{category}.parquet"),
-    "filter_category_report": res("data/filtered/{category}.report.json"),
-    "filter_report_json": res("data/filter_report.json"),
-    "filter_report_md": res("data/filter_report.md"),
-    "mix": res("data/mix/{experiment}.parquet"),
-}
-TINY_MODEL = tiny_model_dir(RESULTS, CFG["model"]["family"])
-
-
-def heldout_files():
-    return expand(DATA["heldout"], category=CATEGORIES)
-
-
-def mix_file(experiment):
-    return DATA["mix"].format(experiment=experiment)
-
-
-def mix_inputs(wildcards):
-    """The filtered files an experiment's mix draws from (its categories only)."""
-    cats = resolve_experiment(CFG, wildcards.experiment)["categories"]
-    return expand(DATA["filtered"], category=cats)
-
-
-def source_files():
-    """Files read by data_raw (kind `files` only; hub and VeroMini sources are not files)."""
-    source = CFG["data"]["source"]
-    return list(source["paths"]) if source["kind"] == "files" else []
-
-
-def data_targets():
-    """Everything before training: filtered data and reports, every experiment's mix, the
-    held-out mini suite, and the tiny model when `model.base` is "tiny" (the `data` target).
-    """
-    targets = (
-        expand(DATA["filtered"], category=CATEGORIES)
-        + [DATA["filter_report_json"], DATA["filter_report_md"]]
-        + [mix_file(e) for e in EXPERIMENTS]
-        + heldout_files()
-    )
-    if CFG["model"]["base"] == "tiny":
-        targets.append(TINY_MODEL)
-    return targets
+# Paths and input functions: rules/common.smk (data stage section).
 
 
 rule data_raw:
@@ -74,7 +23,7 @@ rule data_raw:
         cfg=CONFIG_JSON,
         out_dir=lambda wildcards, output: os.path.dirname(output.parquet[0]),
     shell:
-        "{PY} workflow_scripts/data_raw.py --config-json {params.cfg}"
+        "python workflow_scripts/data_raw.py --config-json {params.cfg}"
         " --out-dir {params.out_dir} --report {output.report} > {log} 2>&1"
 
 
@@ -93,7 +42,7 @@ rule data_heldout:
         cfg=CONFIG_JSON,
         out_dir=lambda wildcards, output: os.path.dirname(output.parquet[0]),
     shell:
-        "{PY} workflow_scripts/data_heldout.py --config-json {params.cfg}"
+        "python workflow_scripts/data_heldout.py --config-json {params.cfg}"
         " --out-dir {params.out_dir} > {log} 2>&1"
 
 
@@ -116,7 +65,7 @@ rule data_filter:
     params:
         cfg=CONFIG_JSON,
     shell:
-        "{PY} workflow_scripts/data_filter.py --config-json {params.cfg} --category {wildcards.category}"
+        "python workflow_scripts/data_filter.py --config-json {params.cfg} --category {wildcards.category}"
         " --input {input.raw} --out {output.parquet} --report {output.report}"
         " --eval-sets {input.heldout} {input.eval_sets} > {log} 2>&1"
 
@@ -138,7 +87,7 @@ rule data_filter_report:
     params:
         cfg=CONFIG_JSON,
     shell:
-        "{PY} workflow_scripts/data_filter_report.py --config-json {params.cfg}"
+        "python workflow_scripts/data_filter_report.py --config-json {params.cfg}"
         " --reports {input.reports} --ingest-report {input.ingest}"
         " --out-json {output.json} --out-md {output.md} 2>&1 | tee {log}"
 
@@ -161,7 +110,7 @@ rule data_mix:
         cfg=CONFIG_JSON,
         filtered_dir=res("data/filtered"),
     shell:
-        "{PY} workflow_scripts/data_mix.py --config-json {params.cfg} --experiment {wildcards.experiment}"
+        "python workflow_scripts/data_mix.py --config-json {params.cfg} --experiment {wildcards.experiment}"
         " --filtered-dir {params.filtered_dir} --out {output.parquet} > {log} 2>&1"
 
 
@@ -179,4 +128,4 @@ rule build_tiny_model:
     params:
         cfg=CONFIG_JSON,
     shell:
-        "{PY} workflow_scripts/build_tiny_model.py --config-json {params.cfg} --out {output} > {log} 2>&1"
+        "python workflow_scripts/build_tiny_model.py --config-json {params.cfg} --out {output} > {log} 2>&1"

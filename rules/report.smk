@@ -30,7 +30,7 @@ rule build_report:
     params:
         cfg=CONFIG_JSON,
     shell:
-        "{PY} workflow_scripts/build_report.py --config-json {params.cfg} --out {output.html}"
+        "python workflow_scripts/build_report.py --config-json {params.cfg} --out {output.html}"
         " --comparison-csv {input.comparison_csv} --comparison-md {input.comparison_md}"
         " --transfer-png {input.transfer_png} --transfer-csv {input.transfer_csv}"
         " --length-png {input.length_png} --length-csv {input.length_csv}"

@@ -32,6 +32,6 @@ rule train_experiment:
         base=lambda wildcards, input: input.base[0] if input.base else BASE_MODEL,
         run_dir=lambda wildcards: res(f"runs/{wildcards.experiment}"),
     shell:
-        "{PY} workflow_scripts/train.py --config-json {params.cfg}"
+        "python workflow_scripts/train.py --config-json {params.cfg}"
         " --experiment {wildcards.experiment} --mix {input.mix} --base-model {params.base}"
         " --output-dir {params.run_dir} > {log} 2>&1"

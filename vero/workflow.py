@@ -92,3 +92,11 @@ def secret_env_vars(config: Mapping) -> list[str]:
 
     walk(config)
     return sorted(names)
+
+
+def put_interpreter_first_on_path(executable: str) -> None:
+    """Put the directory of `executable` first on PATH, so job shells find its `python`."""
+    env_bin = os.path.dirname(executable)
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[0] != env_bin:
+        os.environ["PATH"] = env_bin + os.pathsep + path
