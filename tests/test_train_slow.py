@@ -167,9 +167,19 @@ def test_trl_loss_matches_reference_objective(tiny_vlm_dir, mix, tmp_path, algor
 
 @pytest.mark.parametrize("experiment", ["mixed", "algo_grpo", "algo_dapo", "reward_math_verify", "sft"])
 def test_variant_trains_two_steps(tiny_vlm_dir, mix, tmp_path, experiment, monkeypatch):
+    import vero.tracking
+
     cfg = demo_config(tmp_path)
     monkeypatch.setenv("WANDB_MODE", "offline")
     cfg["wandb"]["dir"] = str(tmp_path / "wandb")
+    started = []
+
+    def spy_init_run(**kwargs):
+        started.append(kwargs)
+        return real_init_run(**kwargs)
+
+    real_init_run = vero.tracking.init_run
+    monkeypatch.setattr(vero.tracking, "init_run", spy_init_run)
     run_dir = tmp_path / "runs" / experiment
     final = Path(run_experiment(cfg, experiment, run_dir, mix, tiny_vlm_dir))
     assert final == run_dir / "final"
@@ -180,11 +190,15 @@ def test_variant_trains_two_steps(tiny_vlm_dir, mix, tmp_path, experiment, monke
     assert [e["step"] for e in log] == [1, 2]
     resolved = json.loads((run_dir / "resolved_config.json").read_text())
     assert resolved["experiment"]["name"] == experiment
-    # one offline W&B run for the experiment, grouped by its ablation
-    (wandb_run,) = (tmp_path / "wandb" / "wandb").glob("offline-run-*/run-*.wandb")
-    records = wandb_run.read_bytes()  # the offline run's record log: run name, group, config
-    assert f"{experiment}-train".encode() in records and b"_vero" in records
-    assert resolved["experiment"]["ablation"].encode() in records
+    # one offline W&B run for the experiment: group = its ablation, the resolved config
+    (run,) = started
+    assert (run["experiment"], run["group"], run["job_type"]) == (
+        experiment,
+        resolved["experiment"]["ablation"],
+        "train",
+    )
+    assert run["config"] == resolve_experiment(cfg, experiment)
+    assert len(list((tmp_path / "wandb" / "wandb").glob("offline-run-*"))) == 1
     if experiment == "sft":
         assert all(math.isfinite(e["loss"]) for e in log)
         return
@@ -242,9 +256,14 @@ def test_killed_run_resumes_from_its_checkpoint(tiny_vlm_dir, mix, tmp_path):
     # Snakemake removes the outputs of the failed job, train_log.jsonl included
     (run_dir / "train_log.jsonl").unlink()
 
-    # the rerun: the same call, resume left at its default (auto)
-    final = run_experiment(cfg, "mixed", run_dir, mix, tiny_vlm_dir)
-    assert final == str(run_dir / "final")
+    # the rerun: the train rule's command, unchanged (a fresh process, as a requeued job)
+    second = subprocess.run(
+        [sys.executable, "workflow_scripts/train.py", "--config-json", str(cfg_json), "--experiment", "mixed",
+         "--mix", str(mix), "--base-model", str(tiny_vlm_dir), "--output-dir", str(run_dir)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resuming mixed from" in second.stderr
     starts = json.loads((run_dir / "run_info.json").read_text())["starts"]
     assert [s["start_step"] for s in starts] == [0, 2]
     assert starts[1]["resumed_from"].endswith("checkpoint-2")
