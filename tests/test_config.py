@@ -144,3 +144,11 @@ def test_every_schema_key_is_documented():
     missing = [k for sec, sub in schema["properties"].items() for k, _, _, d in _rows(sub, sec) if not d]
     missing += [k for k, v in schema["properties"].items() if not v.get("description")]
     assert not missing, f"schema keys without a description: {missing}"
+
+
+def test_wandb_dir_follows_results_dir():
+    raw = _demo()
+    raw["results_dir"] = "/scratch/me/vero"
+    assert validate_config(raw)["wandb"]["dir"] == "/scratch/me/vero/wandb"
+    raw["wandb"]["dir"] = "/elsewhere"
+    assert validate_config(raw)["wandb"]["dir"] == "/elsewhere"

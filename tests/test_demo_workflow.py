@@ -52,7 +52,6 @@ def demo_run(tmp_path_factory):
         "2",
         "--config",
         f"results_dir={results}",
-        f"wandb={{'mode': 'offline', 'dir': '{results}/wandb', 'project': 'vero-demo'}}",
     ]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=3000)
     (out / "snakemake.out").write_text(proc.stdout + "\n" + proc.stderr)

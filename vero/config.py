@@ -72,7 +72,15 @@ def validate_config(config: Mapping, schema: dict | None = None, *, source: str 
         more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
         raise ConfigError(f"invalid {source}:\n  " + "\n  ".join(lines) + more)
     _check_semantics(cfg, schema)
+    _derive_paths(cfg)
     return cfg
+
+
+def _derive_paths(cfg: dict) -> None:
+    """Paths that follow `results_dir` unless set: W&B run folders."""
+    wandb_cfg = cfg.get("wandb")
+    if isinstance(wandb_cfg, dict) and not wandb_cfg.get("dir"):
+        wandb_cfg["dir"] = f"{cfg.get('results_dir', 'results').rstrip('/')}/wandb"
 
 
 _OVERRIDABLE = ("train", "model", "reward", "mix")
