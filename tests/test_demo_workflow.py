@@ -100,19 +100,24 @@ def test_demo_report_renders(demo_run, tmp_path):
 
 
 def test_wandb_runs_carry_bookkeeping(demo_run):
+    """Offline runs keep their config in the .wandb record file: read our `_vero` entry back."""
     results, _, _ = demo_run
-    runs = sorted((results / "wandb").rglob("offline-run-*"))
+    runs = sorted((results / "wandb").rglob("offline-run-*/*.wandb"))
     assert runs, "no offline W&B run written"
-    seen_job_types = set()
+    pattern = re.compile(
+        rb'\{"experiment":"[^"]+","ablation":"[^"]+","job_type":"[a-z]+","git_commit":"[^"]+",'
+        rb'"config_hash":"[0-9a-f]{12}"\}'
+    )
+    metas = []
     for run in runs:
-        cfg_files = list(run.rglob("config.yaml"))
-        if not cfg_files:
-            continue
-        text = cfg_files[0].read_text()
-        for key in ("experiment", "ablation", "job_type", "git_commit", "config_hash"):
-            assert key in text, (run, key)
-        seen_job_types.update(jt for jt in ("train", "eval", "analysis") if f"job_type: {jt}" in text)
-    assert seen_job_types == {"train", "eval", "analysis"}
+        found = pattern.findall(run.read_bytes())
+        assert found, f"{run}: no experiment/ablation/job_type/git_commit/config_hash record"
+        metas.append(json.loads(found[0]))
+    assert {m["job_type"] for m in metas} == {"train", "eval", "analysis"}
+    cfg = load_config(REPO_ROOT / "config" / "demo.yaml")
+    trained = {m["experiment"]: m["ablation"] for m in metas if m["job_type"] == "train"}
+    assert trained == {name: exp.get("ablation", "main") for name, exp in cfg["experiments"].items()}
+    assert all(re.fullmatch(r"[0-9a-f]{40}", m["git_commit"]) for m in metas)
 
 
 def test_secrets_leak_nowhere(demo_run):
