@@ -20,23 +20,7 @@ from typing import Any, TypedDict
 import pyarrow as pa
 
 from vero.categories import CATEGORIES
-
-# Kept in step with vero.rewards.REWARD_TYPES; `known_reward_type` asks vero.rewards when present.
-REWARD_TYPES: tuple[str, ...] = (
-    "string_match",
-    "counting",
-    "search",
-    "multiple_choice",
-    "numeric",
-    "list_string_match",
-    "number_list",
-    "web_action",
-    "grounding",
-    "clicking",
-    "instruction_following",
-    "llm_judge",
-    "instruction_following_llm_judge",
-)
+from vero.rewards.types import REWARD_TYPES
 
 SPLITS = ("train", "heldout")
 COORD_SYSTEMS = ("absolute",)
@@ -102,15 +86,7 @@ _INTEGER = re.compile(r"^[+-]?\d+$")
 
 
 def known_reward_type(reward_type: str) -> bool:
-    try:
-        from vero.rewards import check_reward_type
-    except ImportError:
-        return reward_type in REWARD_TYPES
-    try:
-        check_reward_type(reward_type)
-    except Exception:
-        return False
-    return True
+    return reward_type in REWARD_TYPES
 
 
 def make_record(
