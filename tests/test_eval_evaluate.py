@@ -70,7 +70,7 @@ def test_parse_named_paths():
 
 def test_judge_served_in_the_job_gets_its_gpus():
     paper = load_config(REPO / "config" / "config.yaml")  # judge served on 2 GPUs
-    assert eval_job_gpus(paper, "mmvet_v2", 1) == 2  # judge-scored
+    assert eval_job_gpus(paper, "mmvet_v2", 1) == paper["reward"]["judge"]["serve"]["gpus"]  # judge-scored
     assert eval_job_gpus(paper, "chartqa", 1) == 1
     assert eval_job_gpus(paper, "mmvet_v2", 4) == 4  # generation needs more anyway
     external = load_config(

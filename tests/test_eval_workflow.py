@@ -144,6 +144,7 @@ def test_eval_rules_run_through_snakemake(tmp_path):
     demo = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
     demo["results_dir"] = str(tmp_path / "results")
     demo["experiments"] = {"mixed": {"categories": "all", "ablation": "main"}}
+    demo["analysis"]["skills"]["experiments"] = ["mixed"]  # the config is checked whole at load
     # one benchmark keeps the run to 8 short jobs; the library test above covers several
     demo["eval"].update(benchmarks=["mini_chart_ocr"], max_samples=2, max_new_tokens=8)
     demo["wandb"]["dir"] = str(tmp_path / "wandb")
