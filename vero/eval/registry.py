@@ -8,6 +8,8 @@ it is one benchmark per category, `mini_<category>`, reading the held-out VeroMi
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -209,7 +211,17 @@ def _parse_entry(key: str, entry: Any, source: str) -> BenchmarkSpec:
 def read_registry_file(path: str | Path = DEFAULT_REGISTRY) -> dict:
     path = Path(path)
     try:
-        doc = yaml.safe_load(path.read_text())
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError as e:
+        raise RegistryError(f"{path}: benchmark registry not found") from e
+    # Building the DAG asks for benchmarks once per evaluation job: parse the file once per version.
+    return copy.deepcopy(_parse_registry_file(str(path.resolve()), stamp))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_registry_file(path: str, _mtime_ns: int) -> dict:
+    try:
+        doc = yaml.safe_load(Path(path).read_text())
     except FileNotFoundError as e:
         raise RegistryError(f"{path}: benchmark registry not found") from e
     except yaml.YAMLError as e:
