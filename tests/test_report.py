@@ -75,6 +75,13 @@ def test_report_holds_every_section_and_is_self_contained(inputs, tmp_path):
     assert 'id="umap-plot"' in text
     assert 'class="neg"' in text and 'class="pos"' in text
     assert 'src="http' not in text
+    assert "Embedded demo." in text  # the tiny model's zeros are explained on the page
+
+
+def test_report_for_a_real_model_has_no_demo_note(inputs, tmp_path):
+    inputs.config = {"model": {"base": "Qwen/Qwen3-VL-8B-Instruct", "family": "qwen3_vl"}, "experiments": {}}
+    text = build_report(inputs, tmp_path / "r.html").read_text()
+    assert "Embedded demo." not in text
 
 
 @pytest.mark.skipif(chromium_path() is None, reason="chromium not installed (make test installs it as root)")
