@@ -100,38 +100,38 @@ def _numbers(value: Any, n: int) -> list[float] | None:
     return None
 
 
+def _answer_items(text: str):
+    """Each JSON item of an answer: the dicts of a list of dicts, or the parsed value itself."""
+    if not isinstance(text, str):
+        return
+    for value in _json_candidates(_strip_boxed(text)):
+        yield from (value if isinstance(value, list) and value and isinstance(value[0], dict) else [value])
+
+
 def parse_box(text: str) -> list[float] | None:
     """The first predicted box of an answer: [{"bbox_2d": [...]}], {"bbox_2d": [...]} or [x1, y1, x2, y2]."""
-    if not isinstance(text, str):
-        return None
-    for value in _json_candidates(_strip_boxed(text)):
-        items = value if isinstance(value, list) and value and isinstance(value[0], dict) else [value]
-        for item in items:
-            if isinstance(item, dict):
-                box = _numbers(item.get("bbox_2d", item.get("bbox")), 4)
-            else:
-                box = _numbers(item, 4)
-            if box is not None:
-                return box
+    for item in _answer_items(text):
+        if isinstance(item, dict):
+            box = _numbers(item.get("bbox_2d", item.get("bbox")), 4)
+        else:
+            box = _numbers(item, 4)
+        if box is not None:
+            return box
     return None
 
 
 def parse_point(text: str) -> list[float] | None:
     """The predicted click: [{"point_2d": [x, y]}], [x, y], or the centre of a predicted box."""
-    if not isinstance(text, str):
-        return None
-    for value in _json_candidates(_strip_boxed(text)):
-        items = value if isinstance(value, list) and value and isinstance(value[0], dict) else [value]
-        for item in items:
-            if isinstance(item, dict):
-                pt = _numbers(item.get("point_2d", item.get("point")), 2)
-                box = _numbers(item.get("bbox_2d", item.get("bbox")), 4)
-            else:
-                pt, box = _numbers(item, 2), _numbers(item, 4)
-            if pt is not None:
-                return pt
-            if box is not None:
-                return [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]
+    for item in _answer_items(text):
+        if isinstance(item, dict):
+            pt = _numbers(item.get("point_2d", item.get("point")), 2)
+            box = _numbers(item.get("bbox_2d", item.get("bbox")), 4)
+        else:
+            pt, box = _numbers(item, 2), _numbers(item, 4)
+        if pt is not None:
+            return pt
+        if box is not None:
+            return [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]
     return None
 
 
