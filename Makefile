@@ -81,3 +81,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/eval_generate.py
 	$(PY) benchmarks/analysis.py
 	$(PY) benchmarks/dag.py
+	$(PY) benchmarks/demo.py
