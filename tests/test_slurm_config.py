@@ -274,3 +274,78 @@ def test_multi_node_training_override_gives_one_task_per_node():
     assert "--nodes=2" in flags and "--gpus=16" in flags and "--ntasks=2" in flags
     # --ntasks-per-gpu would make SLURM ask for 2 x 16 tasks (measured on the local cluster)
     assert "--ntasks-per-gpu" not in flags
+
+
+# ---- the local cluster's /etc/slurm bookkeeping (scripts/local_slurm/etc.sh) -------------------
+
+ETC_SH = REPO / "scripts" / "local_slurm" / "etc.sh"
+
+
+def etc_call(action: str, cluster_dir, etc_dir) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", "-c", f'set -eu; . "{ETC_SH}"; etc_{action} "$1" "$2"', "_", str(cluster_dir), str(etc_dir)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def snapshot(etc_dir) -> dict:
+    """Every entry of a directory: a link's target, a file's bytes; None when the dir is absent."""
+    if not etc_dir.exists():
+        return None
+    return {
+        p.name: ("link", str(p.readlink())) if p.is_symlink() else ("file", p.read_bytes())
+        for p in sorted(etc_dir.iterdir())
+    }
+
+
+@pytest.mark.parametrize("before", ["absent_dir", "empty_dir", "site_files", "site_links"])
+def test_stopping_the_local_cluster_puts_back_what_etc_slurm_held(tmp_path, before):
+    etc, cluster = tmp_path / "etc-slurm", tmp_path / "cluster"
+    if before != "absent_dir":
+        etc.mkdir()
+        (etc / "plugstack.conf").write_text("site plugin\n")
+    if before == "site_files":
+        (etc / "slurm.conf").write_text("ClusterName=site\n")
+        (etc / "gres.conf").write_text("AutoDetect=nvml\n")
+    if before == "site_links":
+        (etc / "slurm.conf").symlink_to("/opt/site/slurm.conf")  # dangling: kept as it was
+    original = snapshot(etc)
+
+    assert etc_call("install", cluster, etc).returncode == 0
+    for name in ("slurm.conf", "gres.conf"):
+        assert (etc / name).readlink() == cluster / "etc" / name
+    # start.sh run again on the same directory (a config change) keeps the first saved state
+    assert etc_call("install", cluster, etc).returncode == 0
+    done = etc_call("restore", cluster, etc)
+    assert done.returncode == 0, done.stderr
+    assert snapshot(etc) == original
+    assert not (cluster / "etc-saved").exists()
+    assert etc_call("restore", cluster, etc).returncode == 0 and snapshot(etc) == original
+
+
+def test_links_of_a_cluster_that_was_never_stopped_are_not_taken_for_the_site_config(tmp_path):
+    """A test session killed with SIGKILL leaves its links; the next cluster restores the state
+    from before the first one, not the dead cluster's links."""
+    etc = tmp_path / "etc-slurm"
+    etc.mkdir()
+    (etc / "slurm.conf").write_text("ClusterName=site\n")
+    original = snapshot(etc)
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert etc_call("install", first, etc).returncode == 0  # ...and its stop never runs
+    assert etc_call("install", second, etc).returncode == 0
+    assert (etc / "slurm.conf").readlink() == second / "etc" / "slurm.conf"
+    assert etc_call("restore", second, etc).returncode == 0
+    assert snapshot(etc) == original
+
+
+def test_a_config_changed_while_the_cluster_ran_is_left_alone(tmp_path):
+    etc, cluster = tmp_path / "etc-slurm", tmp_path / "cluster"
+    assert etc_call("install", cluster, etc).returncode == 0
+    (etc / "slurm.conf").unlink()
+    (etc / "slurm.conf").write_text("ClusterName=admin-wrote-this\n")
+    done = etc_call("restore", cluster, etc)
+    assert done.returncode == 0 and "changed while the cluster ran" in done.stderr
+    assert (etc / "slurm.conf").read_text() == "ClusterName=admin-wrote-this\n"
+    assert not (etc / "gres.conf").exists()
