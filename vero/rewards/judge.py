@@ -305,13 +305,15 @@ class JudgeClient:
             reply = await self._post(client, self.request_body(item))
         result = judge_result(reply, flags)
         self.stats[result.status] += 1
-        if not result.scored:
+        unscored = self.stats[UNPARSED] + self.stats[OUT_OF_RANGE]
+        if not result.scored and unscored <= 5:  # the first few in the log; `stats` counts them all
             log.warning(
-                "judge %s: %s reply (SCORE %s), no score: %.200r",
+                "judge %s: %s reply (SCORE %s), no score: %.200r%s",
                 self.endpoint,
                 result.status,
                 result.raw_score,
                 reply,
+                "; further ones are only counted" if unscored == 5 else "",
             )
         return result
 

@@ -295,8 +295,11 @@ def run_experiment(
     judge = check_judge(resolved, dataset)  # before the model is loaded: a dead judge fails in seconds
 
     tracked = _start_tracking(resolved, output_dir)
-    report_to = "wandb" if tracked is not None and tracked.active else "none"
-    common = {"num_processes": processes, "report_to": report_to, "use_cpu": use_cpu, "run_name": experiment}
+    # TRL and transformers never talk to W&B themselves (report_to "none"): TRL logs its profiling
+    # timings straight to wandb.log inside the training step, so a W&B service that died first (it
+    # gets the same SIGTERM under SLURM) would fail that step. The run's metrics reach W&B through
+    # FaultTolerantWandbCallback instead (_use_fault_tolerant_wandb).
+    common = {"num_processes": processes, "report_to": "none", "use_cpu": use_cpu, "run_name": experiment}
     if train["trainer"] == "rl":
         trl_kwargs = grpo_config_kwargs(resolved, str(output_dir), **common)
         derived = {"batch_geometry": batch_geometry(train, processes).as_dict()}
@@ -309,7 +312,13 @@ def run_experiment(
         _write_json(output_dir / "data_report.json", report.as_dict())
         _write_json(
             output_dir / "resolved_config.json",
-            {"experiment": resolved, "trl_args": trl_kwargs, **derived, "base_model": str(base_model)},
+            {
+                "experiment": resolved,
+                "trl_args": trl_kwargs,
+                **derived,
+                "base_model": str(base_model),
+                "metrics_to_wandb": bool(tracked is not None and tracked.active),
+            },
         )
 
     model, processor = load_model_and_processor(str(base_model), **model_load_kwargs(resolved))
@@ -324,7 +333,8 @@ def run_experiment(
     trainer = _make_trainer(
         resolved, trl_kwargs, model, processor, dataset, all_callbacks, output_dir, judge=judge
     )
-    _use_fault_tolerant_wandb(trainer)
+    if tracked is not None and tracked.active:
+        _use_fault_tolerant_wandb(trainer)
     try:
         train_until_stopped(trainer, preemption, output_dir, checkpoint, experiment)
         final_dir = _save_final(trainer, processor, output_dir)
@@ -350,6 +360,13 @@ def train_until_stopped(
             raise
         # The stop was asked for and then the step failed (its judge server or a peer got the same
         # signal and went first): the weights are still those of the last finished step, keep them.
+        import traceback
+
+        print(
+            f"[vero.train] step {trainer.state.global_step + 1} failed after {preemption.signal_name}:",
+            file=sys.stderr,
+        )
+        traceback.print_exception(exc, file=sys.stderr)
         saved = _save_on_the_way_out(trainer, preemption, output_dir)
         where = (
             f"{saved} holds every finished step and a rerun resumes from it"
@@ -375,14 +392,14 @@ def train_until_stopped(
 
 
 def _use_fault_tolerant_wandb(trainer) -> None:
-    """Swap transformers' W&B callback (added for report_to="wandb") for one whose failures never
-    stop training (vero.train.trainer.FaultTolerantWandbCallback)."""
+    """Log the run's metrics to W&B through a callback whose failures never stop training
+    (vero.train.trainer.FaultTolerantWandbCallback), in place of transformers' own."""
     from transformers.integrations import WandbCallback
 
     from vero.train.trainer import FaultTolerantWandbCallback
 
-    if trainer.pop_callback(WandbCallback) is not None:
-        trainer.add_callback(FaultTolerantWandbCallback())
+    trainer.pop_callback(WandbCallback)
+    trainer.add_callback(FaultTolerantWandbCallback())
 
 
 def _save_on_the_way_out(trainer, preemption, output_dir: Path) -> str | None:
