@@ -57,8 +57,9 @@ def test_cluster_profiles_submit_to_slurm_and_requeue():
         assert prof["slurm-requeue"] is True
         # software comes from the calling environment unless the user adds --sdm conda
         assert "software-deployment-method" not in prof and "sdm" not in prof
-        # resources live in the config, not in the profile
-        assert "set-resources" not in prof and "default-resources" not in prof
+        # resources live in the config, not in the profile; the one default is the time-limit warning
+        assert "set-resources" not in prof
+        assert [r.split("=", 1)[0] for r in prof["default-resources"]] == ["slurm_extra"]
 
 
 def test_ci_profile_status_checks_fit_the_local_cluster():
@@ -258,6 +259,40 @@ def test_paper_training_rule_asks_sbatch_for_one_node_with_its_gpus():
     assert f"--gpus={res['gpu']}" in flags and "--nodes=1" in flags
     assert f"-t {res['runtime']}" in flags and f"--mem {res['mem_mb']}" in flags
     assert f"--cpus-per-task={res['cpus_per_task']}" in flags
+
+
+def profile_slurm_extra(name: str) -> str:
+    """The slurm_extra a rule without its own gets from the profile, parsed as Snakemake parses it."""
+    from snakemake.resources import Resources
+
+    parsed = Resources.parse(profile(name)["default-resources"], allow_expressions=True, defaults="full")
+    context = {"input": [], "attempt": 1, "threads": 1, "rulename": "train_experiment", "async_run": None}
+    return parsed["slurm_extra"].evaluate(None, **context).value
+
+
+@pytest.mark.parametrize(("name", "lead_s"), [("slurm", 1800), ("ci-slurm", 60)])
+def test_the_profile_asks_slurm_for_the_time_limit_warning_the_trainer_handles(name, lead_s):
+    import signal
+
+    from snakemake_executor_plugin_slurm.validation import validate_slurm_extra
+
+    from vero.train.trainer import STOP_SIGNALS
+
+    extra = profile_slurm_extra(name)
+    assert extra == f"--signal=URG@{lead_s}"
+    sig = re.fullmatch(r"--signal=(\w+)@(\d+)", extra).group(1)
+    # the trainer saves on it; not B: (the batch shell alone) and not USR1 (kills Snakemake's jobstep)
+    assert getattr(signal, f"SIG{sig}") in STOP_SIGNALS and sig != "USR1"
+    cfg = load_config(PAPER if name == "slurm" else DEMO)
+    (rule,) = gpu_rule_of("train.smk")
+    res = {**resources_for(cfg, rule), "slurm_extra": extra}
+    assert "slurm_extra" not in resources_for(cfg, rule), "the config would replace the profile's warning"
+    validate_slurm_extra(_Job(res))  # the plugin accepts it
+    assert extra in sbatch_flags(res)
+    if name == "slurm":
+        # one rollout batch (<= 25 min assumed) + an 88 GB checkpoint at 1 GB/s + 60 s of SLURM slack
+        assert lead_s >= 25 * 60 + 88 + 60
+        assert res["runtime"] * 60 > 10 * lead_s  # the warning leaves the job most of its time
 
 
 def test_multi_node_training_override_gives_one_task_per_node():

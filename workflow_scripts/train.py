@@ -124,6 +124,13 @@ def main(argv=None):
             requeued = requeue_this_job()
             if requeued:
                 report(f"train: {requeued}", error_fd)
+        elif exc.signal_name == "SIGURG" and os.environ.get("SLURM_JOB_ID"):
+            report(
+                "train: the time-limit warning came before this start finished a step: the job's time "
+                "limit (resources.train_experiment.runtime) is shorter than the --signal lead of the "
+                "profile; not requeued",
+                error_fd,
+            )
         sys.exit(PREEMPTED_EXIT)
     except (JudgeUnavailable, JudgeError, ConfigError) as exc:
         report(f"train: {a.experiment}: {exc}", error_fd)

@@ -97,7 +97,8 @@ MinJobAge=900
 # Without a default a job that names no --mem is given the whole node.
 DefMemPerCPU=500
 ReturnToService=2
-KillWait=5
+# SLURM's default: the time a job has between SIGTERM and SIGKILL (its checkpoint, tests/test_slurm.py)
+KillWait=30
 Waittime=0
 $overrides
 $gres_types

@@ -353,6 +353,7 @@ def train_until_stopped(
     signal ended it (`preemption` is the trainer's PreemptionCallback)."""
     from vero.train.trainer import TrainingPreempted
 
+    start_step = int(Path(checkpoint).name.split("-")[-1]) if checkpoint else 0
     try:
         trainer.train(resume_from_checkpoint=checkpoint)
     except Exception as exc:
@@ -378,6 +379,7 @@ def train_until_stopped(
             f"failed after the request ({type(exc).__name__}: {exc}); {where}",
             signal_name=preemption.signal_name,
             step=trainer.state.global_step,
+            start_step=start_step,
         ) from exc
     finally:
         preemption.restore()
@@ -388,6 +390,7 @@ def train_until_stopped(
             "rerun resumes from it",
             signal_name=preemption.signal_name,
             step=trainer.state.global_step,
+            start_step=start_step,
         )
 
 

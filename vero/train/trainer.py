@@ -293,14 +293,20 @@ class TrainingPreempted(RuntimeError):
     `signal_name` is the signal that asked; `requeue` is True for the SLURM time-limit warning
     (SIGURG), after which the job puts itself back in the queue (workflow_scripts/train.py)."""
 
-    def __init__(self, message: str, *, signal_name: str | None = None, step: int | None = None):
+    def __init__(
+        self, message: str, *, signal_name: str | None = None, step: int | None = None, start_step: int = 0
+    ):
         super().__init__(message)
         self.signal_name = signal_name
         self.step = step
+        self.start_step = start_step  # where this process started (0, or the resumed checkpoint's step)
 
     @property
     def requeue(self) -> bool:
-        return self.signal_name == "SIGURG"
+        """Put the job back in the queue: after the time-limit warning, once this start has made
+        progress (a warning before the first step means the time limit is shorter than the warning's
+        lead, and a requeue would only repeat that)."""
+        return self.signal_name == "SIGURG" and (self.step or 0) > self.start_step
 
 
 # What each signal means to a training job (README, "Preemption").
