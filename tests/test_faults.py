@@ -675,7 +675,7 @@ def test_sigterm_to_snakemake_and_its_jobs_keeps_finished_outputs_and_the_rerun_
     snakefile = train_only_workflow(results, tiny_vlm_dir, experiments)
     cfg = demo_config(
         results,
-        train={"max_steps": 24, "save_steps": 100},
+        train={"max_steps": 16, "save_steps": 100},
         experiments={"single_stem": {"train": {"max_steps": 1}}},
         analysis={"skills": {"experiments": ["mixed"]}},
     )
@@ -726,7 +726,7 @@ def test_sigterm_to_snakemake_and_its_jobs_keeps_finished_outputs_and_the_rerun_
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     starts = json.loads((run_dir / "run_info.json").read_text())["starts"]
     assert [s["start_step"] for s in starts] == [0, step]
-    assert [e["step"] for e in step_entries(run_dir)] == list(range(1, 25))
+    assert [e["step"] for e in step_entries(run_dir)] == list(range(1, 17))
     assert json.loads((results / "runs" / "single_stem" / "run_info.json").read_text())["starts"] == [
         {"start_step": 0, "resumed_from": None}
     ]

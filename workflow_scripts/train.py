@@ -109,7 +109,11 @@ def main(argv=None):
             script=__file__,
         )
         if code:
-            report(f"train: {a.experiment}: the launched training exited with status {code}", error_fd)
+            report(
+                f"train: {a.experiment}: the launched training exited with status {code}; its own "
+                "message (a checkpoint saved after a signal, or the error) is in the job log above",
+                error_fd,
+            )
         sys.exit(code)
 
     from vero.rewards.judge import JudgeError, JudgeUnavailable

@@ -22,7 +22,8 @@ done
 if [ ${#pids[@]} -eq 0 ]; then restore; echo "local_slurm: not running"; exit 0; fi
 
 scancel --full --quiet --user="$(id -un)" 2>/dev/null || true
-for _ in $(seq 1 200); do
+# jobs get KillWait (30 s) between SIGTERM and SIGKILL to save a checkpoint
+for _ in $(seq 1 400); do
   [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
   sleep 0.1
 done
