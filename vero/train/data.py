@@ -295,7 +295,7 @@ PROMPT_TOO_LONG = "prompt_too_long"
 def image_token_count(width: int, height: int, image_processor) -> int:
     """Tokens a Qwen-VL image becomes: the processor's resize to a multiple of patch x merge within
     [min_pixels, max_pixels] (transformers' `smart_resize`), then one token per merge x merge patches."""
-    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize  # no torchvision
 
     patch = int(getattr(image_processor, "patch_size", 14))
     merge = int(getattr(image_processor, "merge_size", 2))
@@ -311,7 +311,7 @@ def image_token_count(width: int, height: int, image_processor) -> int:
 def prompt_token_count(prompt: list[dict], image_sizes: list[tuple[int, int]], processor) -> int:
     """Tokens of a conversational prompt as the policy reads it: the chat template with the
     generation prompt (one placeholder token per image) plus each image's tokens less its placeholder."""
-    ids = processor.tokenizer.apply_chat_template(
+    text = processor.tokenizer.apply_chat_template(
         [
             {
                 "role": m["role"],
@@ -325,10 +325,9 @@ def prompt_token_count(prompt: list[dict], image_sizes: list[tuple[int, int]], p
             for m in prompt
         ],
         add_generation_prompt=True,
-        tokenize=True,
+        tokenize=False,
     )
-    if isinstance(ids, dict):  # BatchEncoding in transformers 5
-        ids = ids["input_ids"]
+    ids = processor.tokenizer(text, add_special_tokens=False)["input_ids"]
     return len(ids) + sum(image_token_count(w, h, processor.image_processor) - 1 for w, h in image_sizes)
 
 
