@@ -179,3 +179,44 @@ def test_sequence_level_delta_caps_the_log_ratio_at_the_release_value():
     row1 = -min(s1 * 1.0, min(max(s1, 1 - 3e-4), 1 + 4e-4) * 1.0)
     assert loss.item() == pytest.approx((math.exp(10) + row1) / 2, rel=1e-6)
     assert torch.all(grad[0] == 0)
+
+
+# ---- the shared layout in vero.serving --------------------------------------------------------
+
+STUB_SERVER = r"""
+import http.server, sys
+log = open(sys.argv[2], "a")
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers()
+    def do_POST(self):
+        log.write(self.path + "\n"); log.flush(); self.send_response(200); self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def test_shared_judge_takes_every_gpu_sleeps_at_start_and_trains_on_all(tmp_path):
+    import sys
+
+    from vero.serving import judge_server, vllm_server_command
+
+    serve = {"enabled": True, "layout": "shared", "gpus": 4, "gpu_memory_utilization": 0.35, "port": 0}
+    cmd = vllm_server_command("judge", 8000, serve)
+    assert cmd[cmd.index("--tensor-parallel-size") + 1] == "4"
+    assert "--enable-sleep-mode" in cmd and cmd[cmd.index("--gpu-memory-utilization") + 1] == "0.35"
+    assert "--enable-sleep-mode" not in vllm_server_command("judge", 8000, {**serve, "layout": "dedicated"})
+    calls = tmp_path / "calls.txt"
+    script = tmp_path / "stub.py"
+    script.write_text(STUB_SERVER)
+    env = {"CUDA_VISIBLE_DEVICES": "0,1,2,3", "PATH": "/usr/bin:/bin"}
+    with judge_server(
+        serve,
+        "judge",
+        command=[sys.executable, str(script), "{port}", str(calls)],
+        env=env,
+        poll_interval_s=0.2,
+    ) as judge:
+        assert judge.judge_devices == judge.training_devices == ["0", "1", "2", "3"]
+        assert calls.read_text().splitlines() == ["/sleep?level=1"]  # asleep before training starts
