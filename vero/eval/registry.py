@@ -63,6 +63,9 @@ class BenchmarkSpec:
     reward_type: str | None = None
     mc_when_options: bool = False
     question_template: str | None = None
+    # how evaluation scores the benchmark as the Vero release does (vero.eval.scorers); empty for
+    # the mini suite, which is scored through the training reward routes
+    scoring: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def hub_parts(self) -> list[tuple[str, str | None]]:
@@ -102,6 +105,7 @@ ENTRY_KEYS = frozenset(
         "mc_when_options",
         "question_template",
         "note",
+        "scoring",
     }
 )
 SOURCE_KEYS = frozenset({"hub_id", "config", "configs", "split"})
@@ -190,6 +194,14 @@ def _parse_entry(key: str, entry: Any, source: str) -> BenchmarkSpec:
         )
     if fields.get("question") is None and not template:
         raise _err(source, f"{where}.question_template", "required when fields.question is null")
+    scoring: Mapping[str, Any] = {}
+    if "scoring" in entry:
+        from vero.eval.scorers import check_scoring
+
+        try:
+            scoring = check_scoring(entry["scoring"])
+        except ValueError as e:
+            raise _err(source, f"{where}.scoring", str(e)) from e
     return BenchmarkSpec(
         key=key,
         name=str(entry["name"]),
@@ -205,6 +217,7 @@ def _parse_entry(key: str, entry: Any, source: str) -> BenchmarkSpec:
         reward_type=reward_type,
         mc_when_options=bool(entry.get("mc_when_options", False)),
         question_template=template,
+        scoring=scoring,
     )
 
 
