@@ -756,3 +756,14 @@ def grade(
         unscored_reason=error.reason,
         detail={"format": answer_layout(text), "judge_error": str(error)[:300], "judge_replies": replies},
     )
+
+
+def eval_judge_config(cfg: Mapping) -> dict[str, Any]:
+    """The judge settings of evaluation: `reward.judge` (endpoint, key, concurrency, timeout,
+    retries, serving) with `eval.judge`'s model, temperature and reply length."""
+    judge = dict((cfg.get("reward") or {}).get("judge") or {})
+    ev = (cfg.get("eval") or {}).get("judge") or {}
+    for key in ("model", "temperature", "max_tokens"):
+        if ev.get(key) is not None:
+            judge[key] = ev[key]
+    return judge

@@ -264,8 +264,11 @@ def paper_reference(path: str | Path = DEFAULT_REGISTRY) -> dict:
 
 def may_need_judge(spec: BenchmarkSpec) -> bool:
     """Whether a benchmark can have judge-scored samples (mini benchmarks: decided per row)."""
+    from vero.eval.scorers import is_judge_method
     from vero.rewards.types import JUDGE_REWARD_TYPES
 
+    if spec.scoring.get("method"):
+        return is_judge_method(spec.scoring["method"])
     return spec.is_mini or spec.reward_type in JUDGE_REWARD_TYPES
 
 

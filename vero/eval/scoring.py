@@ -127,6 +127,9 @@ def _score_release(
     }
     if scored.score is None and record["unscored_reason"] is None:
         record["unscored_reason"] = "unscored"
+    subtask = (sample.meta or {}).get("config") or doc.get("sub_task")
+    if subtask:
+        record["subtask"] = str(subtask)
     if detail:
         record["detail"] = _jsonable(detail)
     return record
@@ -319,3 +322,13 @@ def score_doc(method: str, output: Any, doc: Mapping, *, coords: str = "absolute
         "format": detail.pop("format", None),
         "detail": detail,
     }
+
+
+def needs_judge_for(spec: Any, samples: Sequence[EvalSample]) -> bool:
+    """Whether scoring a benchmark's samples calls the judge."""
+    from vero.eval.scorers import is_judge_method
+
+    method = (getattr(spec, "scoring", None) or {}).get("method")
+    if method:
+        return is_judge_method(method) and bool(samples)
+    return any(s.reward_type in JUDGE_TYPES for s in samples)
