@@ -201,7 +201,10 @@ def answer_letter(
 
 # ---- MMMU-Pro ------------------------------------------------------------------------------------
 
-_BOX_OPEN_RE = re.compile(r"\\boxed\s*\{|\\fbox\s*\{")
+# The release writes these patterns in raw strings with doubled backslashes, so they match a
+# literal backslash before "s*", "{" and "b": "\\boxed\\{" rather than "\\boxed{", and a letter only
+# between literal "\\b" pairs. In practice the boxed step of `parse_mcq` never fires; mirrored as is.
+_BOX_OPEN_RE = re.compile(r"\\boxed\\s*\\{|\\fbox\\s*\\{")
 _ANSWER_PHRASES = (
     "the answer is",
     "answer is",
@@ -248,10 +251,10 @@ _PRIORITY = {
 
 
 def _boxed_letter(response: str, choices: Sequence[str]) -> str:
-    """The last option letter (any case, as a word) inside a `\\boxed{}` or `\\fbox{}`."""
+    """The last option letter inside a box, with the release's patterns (see `_BOX_OPEN_RE`)."""
     if not response or not choices:
         return ""
-    pattern = re.compile(r"\b(" + "|".join(re.escape(c) for c in choices) + r")\b", re.IGNORECASE)
+    pattern = re.compile(r"\\b(" + "|".join(re.escape(c) for c in choices) + r")\\b", re.IGNORECASE)
     found = []
     for m in _BOX_OPEN_RE.finditer(response):
         depth, i = 1, m.end()
@@ -271,7 +274,8 @@ def _boxed_letter(response: str, choices: Sequence[str]) -> str:
 def parse_mcq(predict: Any, choices: Sequence[str], index2ans: Mapping[str, str] | None = None) -> str:
     """MMMU-Pro's option letter of an extracted answer ("" when none).
 
-    Order: a letter inside `\\boxed{}`; math-verify's string extraction; then candidates of
+    Order: the release's boxed-letter step (inert: see `_BOX_OPEN_RE`); math-verify's string
+    extraction; then candidates of
     thirteen kinds — "(X)", "X.", "X:", "X)", "X ", "X-", "X_", "X=", a letter after an answer
     phrase ("the answer is", "i choose", ...), the first or last character, "N. X", and (with no
     other candidate, over five words) an option's text; with none, any letter occurring. The

@@ -60,7 +60,18 @@ class Context:
 
 
 def _size(doc: Mapping) -> tuple[float, float] | None:
+    """The image size of a row: `image_size` [w, h], `width`/`height`, or an `image` given as its
+    size ([w, h], {"width", "height"} or an object with `.size`, as the release reads a PIL image)."""
     size = doc.get("image_size")
+    image = doc.get("image")
+    if size is None and isinstance(image, (list, tuple)):
+        size = image
+    if size is None and isinstance(image, Mapping):
+        size = image.get("size") or (
+            (image["width"], image["height"]) if "width" in image and "height" in image else None
+        )
+    if size is None and hasattr(image, "size"):
+        size = image.size
     if size is not None and len(size) == 2:
         return float(size[0]), float(size[1])
     if doc.get("width") and doc.get("height"):
