@@ -146,3 +146,65 @@ def test_scoring_never_raises_on_a_broken_row():
     s = _sample("embspatial", meta={"doc": {"answer_options": ["a"], "answer": 9}})
     r = score_output(s, "A", scoring=REG["embspatial"].scoring)
     assert r["score"] is None and r["unscored_reason"].startswith("scoring_error:")
+
+
+class _CannedBackend:
+    """Returns fixed outputs (no model): the scoring end of an evaluation job."""
+
+    name = "canned"
+
+    def __init__(self, texts):
+        self.texts = texts
+
+    def generate(self, samples, **_):
+        from vero.eval.backends import Generation
+
+        return Generation(texts=self.texts[: len(samples)], completion_tokens=[5] * len(samples), seconds=0.1)
+
+
+def test_evaluation_job_scores_a_veroeval_benchmark_as_the_release(tmp_path):
+    """ChartQA rows in the published layout, outputs without an opening <think> (template-injected):
+    scored by the release's relaxed correctness, layouts recorded, nothing gated."""
+    import json
+
+    from PIL import Image
+
+    from vero.eval.evaluate import evaluate_benchmark
+
+    Image.new("RGB", (32, 24), "white").save(tmp_path / "chart.png")
+    rows = [
+        {"image": "chart.png", "question": "Share in 2019?", "answer": "45", "type": "human_test"},
+        {"image": "chart.png", "question": "Which party?", "answer": "Republican", "type": "augmented_test"},
+        {"image": "chart.png", "question": "Total?", "answer": "1200", "type": "human_test"},
+    ]
+    (tmp_path / "chartqa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = load_config(
+        REPO / "config" / "demo.yaml",
+        overrides={
+            "results_dir": str(tmp_path / "results"),
+            "eval": {
+                "suite": "veroeval",
+                "benchmarks": ["chartqa"],
+                "local_data": {"chartqa": str(tmp_path / "chartqa.jsonl")},
+            },
+        },
+    )
+    outputs = [
+        "The bar reads 0.45.\n</think>\n<answer>\\boxed{0.45}</answer>",  # 0.45 vs 45: right
+        "Red is the Republican color</think>\n\nRepublican",  # no answer block: still scored
+        "<think>adding up the segments",  # truncated: wrong
+    ]
+    summary = evaluate_benchmark(
+        cfg,
+        experiment="base",
+        checkpoint="final",
+        benchmark="chartqa",
+        out_jsonl=tmp_path / "chartqa.jsonl.out",
+        out_summary=tmp_path / "chartqa.json",
+        backend=_CannedBackend(outputs),
+        judge=None,
+    )
+    recs = [json.loads(x) for x in (tmp_path / "chartqa.jsonl.out").read_text().splitlines()]
+    assert [r["score"] for r in recs] == [1.0, 1.0, 0.0]
+    assert [r["format"] for r in recs] == ["think_answer", "think_only", "unclosed_think"]
+    assert summary["score"] == pytest.approx(200 / 3) and summary["formats"]["think_only"] == 1
