@@ -208,3 +208,87 @@ def test_evaluation_job_scores_a_veroeval_benchmark_as_the_release(tmp_path):
     assert [r["score"] for r in recs] == [1.0, 1.0, 0.0]
     assert [r["format"] for r in recs] == ["think_answer", "think_only", "unclosed_think"]
     assert summary["score"] == pytest.approx(200 / 3) and summary["formats"]["think_only"] == 1
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["answers", "chart_metrics", "choices", "mathmatch", "geometry", "scorers", "judges", "mmif_checks"],
+)
+def test_docstring_examples_hold(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"vero.eval.{module}"))
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_every_benchmark_has_a_valid_scoring_entry_and_bad_ones_name_the_key(tmp_path):
+    import yaml
+
+    from vero.eval.registry import RegistryError
+
+    assert all(s.scoring.get("method") and s.scoring.get("source") for s in REG.values())
+    doc = yaml.safe_load((REPO / "config" / "veroeval.yaml").read_text())
+    for patch, message in (
+        ({"chartqa": {"method": "bleu", "source": "x"}}, "scoring.chartqa: method: unknown 'bleu'"),
+        ({"chartqa": {"method": "chartqa"}}, "scoring.chartqa: source: missing"),
+        ({"nope": {"method": "chartqa", "source": "x"}}, "scoring.nope: not a benchmark"),
+        (
+            {"aerialvg": {"method": "aerialvg", "source": "x", "coords": {"reasoning": "pixels"}}},
+            "coords.reasoning",
+        ),
+    ):
+        broken = {**doc, "scoring": {**doc["scoring"], **patch}}
+        path = tmp_path / "reg.yaml"
+        path.write_text(yaml.safe_dump(broken))
+        with pytest.raises(RegistryError, match=message):
+            load_registry(path)
+
+
+def test_row_fields_the_loader_keeps_reach_the_scorer():
+    """`meta["row"]` (the registry's fields.extra) overlays the gold fields: ChartQA-Pro's year flags
+    turn a 5 % numeric match into an exact one; MathVista's precision and answer type apply."""
+    pro = _sample("chartqa_pro", answer="2015", meta={"row": {"Question Type": "Factoid", "Year": ["YES"]}})
+    assert score_output(pro, "</think>2016", scoring=REG["chartqa_pro"].scoring)["score"] == 0.0
+    pro_plain = _sample(
+        "chartqa_pro", answer="2015", meta={"row": {"Question Type": "Factoid", "Year": ["NO"]}}
+    )
+    assert score_output(pro_plain, "</think>2016", scoring=REG["chartqa_pro"].scoring)["score"] == 1.0
+    row = {"question_type": "free_form", "answer_type": "float", "precision": 1.0}
+    vista = _sample("mathvista_testmini", answer="1.5", meta={"row": row})
+    assert (
+        score_output(vista, "</think>\\boxed{1.46}", scoring=REG["mathvista_testmini"].scoring)["score"]
+        == 1.0
+    )
+    assert (
+        score_output(vista, "</think>\\boxed{1.56}", scoring=REG["mathvista_testmini"].scoring)["score"]
+        == 0.0
+    )
+
+
+def test_mm_mt_bench_turns_come_from_the_sample_conversation():
+    from vero.eval.judges import mm_mt_turns
+    from vero.eval.scorers import doc_for
+
+    msgs = [
+        {"role": "user", "content": "What is shown?"},
+        {"role": "assistant", "content": "A bar chart."},
+        {"role": "user", "content": "Which bar is tallest?"},
+    ]
+    from types import SimpleNamespace
+
+    # a sample as the loader expands MM-MT-Bench: one per turn, the conversation up to it in `messages`
+    s = SimpleNamespace(
+        id="1",
+        answer="The 2019 bar.",
+        question=msgs[-1]["content"],
+        messages=msgs,
+        reference=None,
+        image_size=(8, 8),
+        meta={"row": {"category": "charts", "turn": 1}},
+    )
+    questions, refs = mm_mt_turns(doc_for(s, "mm_mt_bench"))
+    assert questions == ["What is shown?", "Which bar is tallest?"] and refs == [
+        "A bar chart.",
+        "The 2019 bar.",
+    ]

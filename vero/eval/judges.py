@@ -273,7 +273,11 @@ def fvqa_fields(doc: Mapping) -> tuple[str, str, list]:
         cands = rm.get("candidate_answers") or []
         cands = list(cands) if isinstance(cands, (list, tuple)) else [cands]
     else:
-        truth, cands = str(doc.get("answer", "")).strip(), list(doc.get("candidate_answers") or [])
+        truth = str(doc.get("answer", "")).strip()
+        cands = doc.get("candidate_answers")
+        if hasattr(cands, "tolist"):
+            cands = cands.tolist()
+        cands = list(cands) if isinstance(cands, (list, tuple)) else ([] if cands is None else [cands])
     return question, truth, cands
 
 

@@ -105,7 +105,6 @@ ENTRY_KEYS = frozenset(
         "mc_when_options",
         "question_template",
         "note",
-        "scoring",
     }
 )
 SOURCE_KEYS = frozenset({"hub_id", "config", "configs", "split"})
@@ -194,14 +193,6 @@ def _parse_entry(key: str, entry: Any, source: str) -> BenchmarkSpec:
         )
     if fields.get("question") is None and not template:
         raise _err(source, f"{where}.question_template", "required when fields.question is null")
-    scoring: Mapping[str, Any] = {}
-    if "scoring" in entry:
-        from vero.eval.scorers import check_scoring
-
-        try:
-            scoring = check_scoring(entry["scoring"])
-        except ValueError as e:
-            raise _err(source, f"{where}.scoring", str(e)) from e
     return BenchmarkSpec(
         key=key,
         name=str(entry["name"]),
@@ -217,7 +208,6 @@ def _parse_entry(key: str, entry: Any, source: str) -> BenchmarkSpec:
         reward_type=reward_type,
         mc_when_options=bool(entry.get("mc_when_options", False)),
         question_template=template,
-        scoring=scoring,
     )
 
 
@@ -254,6 +244,25 @@ def load_registry(path: str | Path = DEFAULT_REGISTRY) -> dict[str, BenchmarkSpe
                 str(path), f"benchmarks.{key}", f"the prefix {MINI_PREFIX!r} is reserved for the mini suite"
             )
         specs[str(key)] = _parse_entry(str(key), entry, str(path))
+    return _with_scoring(specs, doc.get("scoring"), str(path))
+
+
+def _with_scoring(specs: dict[str, BenchmarkSpec], section: Any, source: str) -> dict[str, BenchmarkSpec]:
+    """Attach each benchmark's entry of the registry's `scoring:` section (validated by
+    vero.eval.scorers.check_scoring) to its spec."""
+    if section is None:
+        return specs
+    if not isinstance(section, Mapping):
+        raise _err(source, "scoring", "expected a mapping of benchmark → scoring block")
+    from vero.eval.scorers import check_scoring
+
+    for key, block in section.items():
+        if key not in specs:
+            raise _err(source, f"scoring.{key}", f"not a benchmark of the registry; known: {list(specs)}")
+        try:
+            specs[key] = replace(specs[key], scoring=check_scoring(block))
+        except ValueError as e:
+            raise _err(source, f"scoring.{key}", str(e)) from e
     return specs
 
 

@@ -412,29 +412,31 @@ def coords_for(scoring: Mapping, family: str | None, variant: str = "reasoning")
 
 
 def doc_for(sample: Any, method: str) -> dict[str, Any]:
-    """The row a scorer reads: `sample.meta["doc"]` when the loader kept it, else one rebuilt
-    from the sample's gold fields (answer, options, reference, image size)."""
+    """The row a scorer reads, in the release's field names.
+
+    Rebuilt from the sample's gold fields (answer, options, reference, question, image size,
+    conversation), then overlaid with the row fields the loader kept: `sample.meta["row"]` (the
+    registry's `fields.extra`) and `sample.meta["doc"]` (a whole row)."""
     meta = getattr(sample, "meta", None) or {}
-    doc = dict(meta.get("doc") or {})
     size = getattr(sample, "image_size", None)
-    if size and "image_size" not in doc:
-        doc["image_size"] = list(size)
-    if meta.get("doc"):
-        return doc
     options = list(meta.get("options") or [])
     answer = getattr(sample, "answer", "")
     reference = getattr(sample, "reference", None)
+    question = getattr(sample, "question", "")
     letter_idx = (
         "ABCDEFGHIJKLMNOPQRSTUVWXYZ".find(answer) if isinstance(answer, str) and len(answer) == 1 else -1
     )
+    doc: dict[str, Any] = {"answer": answer, "question": question}
+    if size:
+        doc["image_size"] = list(size)
     if method in ("blink", "cv_bench"):
         doc.update(choices=options, answer=f"({answer})")
     elif method == "embspatial":
         doc.update(answer_options=options, answer=letter_idx)
     elif method == "mmmu_pro":
-        doc.update(options=repr(options), answer=answer)
+        doc.update(options=repr(options))
     elif method == "mathvision":
-        doc.update(options=options, answer=answer)
+        doc.update(options=options)
     elif method == "mathvista":
         if options:
             doc.update(
@@ -446,15 +448,11 @@ def doc_for(sample: Any, method: str) -> dict[str, Any]:
         else:
             kind = "integer" if str(answer).lstrip("-").isdigit() else "float"
             digits = len(str(answer).split(".")[1]) if "." in str(answer) else 0
-            doc.update(
-                choices=None, question_type="free_form", answer_type=kind, precision=digits, answer=answer
-            )
+            doc.update(choices=None, question_type="free_form", answer_type=kind, precision=digits)
     elif method == "chartqa_pro":
         doc.update(Answer=[answer])
     elif method == "infovqa":
         doc.update(answers=list(reference) if reference else [answer])
-    elif method in ("erqa", "realworldqa"):
-        doc.update(question=getattr(sample, "question", ""), answer=answer)
     elif method == "countbench":
         doc.update(number=answer)
     elif method == "vstar":
@@ -467,8 +465,23 @@ def doc_for(sample: Any, method: str) -> dict[str, Any]:
         if reference and size:
             w, h = size
             doc.update(bbox=[reference[0] / w, reference[1] / h, reference[2] / w, reference[3] / h])
-    else:
-        doc.update(answer=answer)
-    if method in ("erqa", "realworldqa", "gameqa", "mme_realworld") and "answer" not in doc:
-        doc["answer"] = answer
+    elif method == "mia_bench":
+        doc.update(instruction=question, components=list(reference) if isinstance(reference, list) else [])
+    elif method == "mmifeval":
+        doc.update(id=getattr(sample, "id", None), constraints=reference if reference is not None else answer)
+    elif method == "charxiv":
+        doc.update(reasoning_q=question, reasoning_a=answer)
+    messages = getattr(sample, "messages", None)
+    if method == "mm_mt_bench" and messages:
+        doc.update(
+            conversation=[{"role": m.get("role"), "content": m.get("content")} for m in messages],
+            reference_answer=answer,
+        )
+    row = meta.get("row") or {}
+    for key, value in row.items():
+        if key == "reward_model.candidate_answers":
+            doc["candidate_answers"] = value
+        elif value is not None or key not in doc:
+            doc[key] = value
+    doc.update(meta.get("doc") or {})
     return doc

@@ -242,10 +242,11 @@ def auxiliary_answers(samples: Sequence[EvalSample], texts: Sequence[str], scori
     if not scoring or scoring.get("method") != "mmifeval":
         return {}
     from vero.eval.judges import _mmif_prediction, mmif_aux_key
+    from vero.eval.scorers import doc_for
 
     out = {}
     for s, text in zip(samples, texts, strict=True):
-        doc = (s.meta or {}).get("doc") or {}
+        doc = doc_for(s, "mmifeval")
         if doc.get("infer_type") == "aux_cmp_gpt" and doc.get("del_cons") and doc.get("id") is not None:
             out[mmif_aux_key(doc["id"], doc["del_cons"])] = _mmif_prediction(
                 text if isinstance(text, str) else ""
