@@ -1,5 +1,5 @@
-"""Per-benchmark scoring of VeroEval as the Vero release scores it (the `scoring:` block of each
-entry in config/veroeval.yaml).
+"""Per-benchmark scoring of VeroEval as the Vero release scores it (the entry of each benchmark
+in the `scoring:` section of config/veroeval.yaml).
 
 A benchmark's `scoring.method` names one scorer below. A rule scorer maps (model output, doc) to a
 `Scored`; `doc` is the benchmark row as the release's `process_results` sees it (its own field
@@ -7,15 +7,16 @@ names: `Answer`/`Question Type`/`Year` for ChartQA-Pro, `choices`/`precision`/`q
 MathVista, `bbox`/`width`/`height` for AerialVG, ...), with `image_size: [w, h]` standing for the
 image. Judge-graded methods are in `vero.eval.judges`.
 
-The registry block:
+A benchmark's entry:
 
     scoring:
-      method: chartqa            # a key of METHODS
-      source: <release file>     # where the rule comes from (documentation, required)
-      aggregation: mean          # mean | subtask_macro | mm_mt_bench
-      coords:                    # grounding/clicking only: how predicted coordinates are read
-        reasoning: absolute      #   the release's reasoning tasks (every model family)
-        zero_shot: {qwen3_vl: qwen1000, qwen2_5_vl: absolute}
+      aerialvg:
+        method: aerialvg         # a key of RULE_SCORERS or vero.eval.judges.GRADERS
+        source: <release file>   # where the rule comes from (documentation, required)
+        aggregation: mean        # mean | subtask_macro | mm_mt_bench
+        coords:                  # grounding/clicking only: how predicted coordinates are read
+          reasoning: absolute    #   the release's reasoning tasks (every model family)
+          zero_shot: {qwen3_vl: qwen1000, qwen2_5_vl: absolute}
 """
 
 from __future__ import annotations
