@@ -185,33 +185,75 @@ def _fix_sqrt(s: str) -> str:
     return out
 
 
+# The MATH-dataset answer clean-up as MathVision applies it, as data: each stage is an ordered
+# list of (old, new) replacements, with the structural steps between them in `_strip_string`.
+_STRIP_BEFORE_UNITS = (
+    ("\n", ""),
+    ("\\!", ""),
+    ("\\\\", "\\"),
+    ("tfrac", "frac"),
+    ("dfrac", "frac"),
+    ("\\left", ""),
+    ("\\right", ""),
+    ("^{\\circ}", ""),
+    ("^\\circ", ""),
+    ("\\$", ""),
+    ("$", ""),
+)
+# a plain "%" stays: the release removes the escaped form only
+_STRIP_AFTER_UNITS = (("\\%", ""), (" .", " 0."), ("{.", "{0."))
+# find_math_answer's LaTeX and unit clean-up before `_strip_string`
+_ANSWER_CLEANUP = (
+    (" ", ""),
+    ("\\,", ""),
+    ("∞", "\\infty"),
+    ("+\\infty", "\\infty"),
+    ("\\\\", "\\"),
+    ("\n", ""),
+    ("\\text", ""),
+    ("\\mbox", ""),
+    ("bmatrix", "pmatrix"),
+    ("\\left", ""),
+    ("\\right", ""),
+    ("^{\\circ}", ""),
+    ("^\\circ", ""),
+    ("{m}^3", ""),
+    ("m^3", ""),
+    ("{units}", ""),
+    ("units", ""),
+    ("{km}", ""),
+    ("km", ""),
+)
+
+
+def _replace_all(s: str, table: Sequence[tuple[str, str]]) -> str:
+    for old, new in table:
+        s = s.replace(old, new)
+    return s
+
+
+def _after_single(s: str, sep: str) -> str:
+    """The part after `sep` when it occurs exactly once (an "=" or "\\approx" answer)."""
+    parts = s.split(sep)
+    return parts[-1] if len(parts) == 2 else s
+
+
 def _strip_string(s: str) -> str:
     """The MATH-dataset answer clean-up MathVision applies (line breaks, `\\left`, degrees, `$`,
     units after `\\text{ `, `%`, leading ".", one "=" or "\\approx", `\\sqrt`/`\\frac` braces, "a/b")."""
-    s = s.replace("\n", "").replace("\\!", "").replace("\\\\", "\\")
-    s = s.replace("tfrac", "frac").replace("dfrac", "frac")
-    s = s.replace("\\left", "").replace("\\right", "")
-    s = s.replace("^{\\circ}", "").replace("^\\circ", "")
-    s = s.replace("\\$", "").replace("$", "")
-    s = s.split("\\text{ ")[0]
-    s = s.replace("\\%", "")  # a plain "%" stays (the release removes the escaped form only)
-    s = s.replace(" .", " 0.").replace("{.", "{0.")
+    s = _replace_all(s, _STRIP_BEFORE_UNITS).split("\\text{ ")[0]
+    s = _replace_all(s, _STRIP_AFTER_UNITS)
     if not s:
         return s
     if s[0] == ".":
         s = "0" + s
-    if len(s.split("=")) == 2:
-        s = s.split("=")[-1]
-    if len(s.split("\\approx")) == 2:
-        s = s.split("\\approx")[-1]
+    s = _after_single(_after_single(s, "="), "\\approx")
     if "sqrt" in s:
         s = _fix_sqrt(s)
     s = s.replace(" ", "")
     if "sqrt" in s:
         s = _fix_fracs(s)
-    if s == "0.5":
-        s = "\\frac{1}{2}"
-    return _fix_a_slash_b(s)
+    return _fix_a_slash_b("\\frac{1}{2}" if s == "0.5" else s)
 
 
 def find_math_answer(s: str) -> str:
@@ -230,12 +272,7 @@ def find_math_answer(s: str) -> str:
     if ans.find("}") != -1 and (ans.find("{") == -1 or ans.find("}") < ans.find("{")):
         ans = ans.split("}")[0]
     ans = ans.split("=")[-1].split("\\approx")[-1]
-    ans = ans.replace(" ", "").replace("\\,", "").replace("∞", "\\infty")
-    ans = ans.replace("+\\infty", "\\infty").replace("\\\\", "\\").replace("\n", "")
-    ans = ans.replace("\\text", "").replace("\\mbox", "").replace("bmatrix", "pmatrix")
-    ans = ans.replace("\\left", "").replace("\\right", "").replace("^{\\circ}", "")
-    ans = ans.replace("^\\circ", "").replace("{m}^3", "").replace("m^3", "")
-    ans = ans.replace("{units}", "").replace("units", "").replace("{km}", "").replace("km", "")
+    ans = _replace_all(ans, _ANSWER_CLEANUP)
     return _strip_string(ans)
 
 
