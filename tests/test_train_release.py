@@ -220,3 +220,19 @@ def test_shared_judge_takes_every_gpu_sleeps_at_start_and_trains_on_all(tmp_path
     ) as judge:
         assert judge.judge_devices == judge.training_devices == ["0", "1", "2", "3"]
         assert calls.read_text().splitlines() == ["/sleep?level=1"]  # asleep before training starts
+
+
+def test_flash_attention_falls_back_to_sdpa_with_a_log_line(capsys, monkeypatch):
+    import importlib.util
+
+    from vero.models.loading import attention_implementation
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "flash_attn" else real(n, *a))
+    assert attention_implementation("flash_attention_2") == "sdpa"
+    assert "flash-attn is not installed" in capsys.readouterr().err
+    assert attention_implementation("eager") == "eager" and attention_implementation(None) is None
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: object() if n == "flash_attn" else real(n, *a)
+    )
+    assert attention_implementation("flash_attention_2") == "flash_attention_2"
