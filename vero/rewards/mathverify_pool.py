@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 from collections import OrderedDict
+from decimal import Decimal
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -34,6 +35,30 @@ GRACE_S = 0.5
 # Expansions math-verify would try and never finish: 3-digit exponents or factorials, power towers.
 _COSTLY_RE = re.compile(r"(?:\^|\*\*)\s*\{?\s*[+-]?\(?\s*\d{3,}|\d{3,}\s*\)?\s*!|\\binom\s*\{\s*\d{4,}")
 MAX_PRED_CHARS = 1000
+
+
+# Plain decimal numbers: the release's grading of two of them is known without math-verify (both sides
+# parse to the number itself). Equal values match; values apart by more than 6-digit rounding can reach
+# do not; with a tolerance the release's inequality is applied to the two floats.
+_PLAIN = re.compile(r"-?(?:\d+(?:\.\d+)?|\.\d+)")
+
+
+def release_plain_decision(gold: str, pred: str, tolerance: float | None) -> float | None:
+    """1.0 / 0.0 when both sides are plain decimals and the release's outcome is certain, else None."""
+    g, p = gold.strip(), pred.strip()
+    if len(g) > 30 or len(p) > 30 or not _PLAIN.fullmatch(g) or not _PLAIN.fullmatch(p):
+        return None
+    if tolerance is not None:
+        gv, pv = float(g), float(p)
+        diff = abs(gv - pv)
+        return 1.0 if ((diff <= tolerance) if abs(gv) <= 1e-12 else (diff <= tolerance * abs(gv))) else 0.0
+    gd, pd = Decimal(g), Decimal(p)
+    if gd == pd:
+        return 1.0
+    diff = abs(gd - pd)
+    if diff > Decimal("1e-4") * max(abs(gd), abs(pd)) and diff > Decimal("1e-5"):
+        return 0.0
+    return None
 
 
 class MathVerifyUnavailable(RuntimeError):
@@ -154,21 +179,25 @@ class MathVerifyPool:
             self._idle.put(w)
 
     def check(
-        self, gold: str, pred: str, tolerance: float | None, timeout_s: float
+        self, gold: str, pred: str, tolerance: float | None, timeout_s: float, kind: str = "vero"
     ) -> tuple[float, str | None]:
+        """`kind="release"` grades as the release's `grade_numeric`; "vero" as the worker's `equivalent`."""
         self.stats["calls"] += 1
-        decided = closed_form_decision(gold, pred, tolerance)
+        if kind == "release":
+            decided = release_plain_decision(gold, pred, tolerance)
+        else:
+            decided = closed_form_decision(gold, pred, tolerance)
         if decided is not None:
             return decided, (None if decided else "mismatch")
         if too_costly(pred):
             return 0.0, "too_costly"
-        key = (gold, pred, tolerance)
+        key = (gold, pred, tolerance, kind)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        result = self._ask_worker(gold, pred, tolerance, timeout_s)
+        result = self._ask_worker(gold, pred, tolerance, timeout_s, kind)
         if self.cache_size > 0:
             with self._lock:
                 self._cache[key] = result
@@ -177,7 +206,7 @@ class MathVerifyPool:
         return result
 
     def _ask_worker(
-        self, gold: str, pred: str, tolerance: float | None, timeout_s: float
+        self, gold: str, pred: str, tolerance: float | None, timeout_s: float, kind: str = "vero"
     ) -> tuple[float, str | None]:
         worker = self._idle.get()
         try:
@@ -186,7 +215,7 @@ class MathVerifyPool:
             self._replace(worker)
             raise
         self.stats["worker_calls"] += 1
-        answer = worker.call((gold, pred, tolerance, float(timeout_s)), float(timeout_s) + GRACE_S)
+        answer = worker.call((gold, pred, tolerance, float(timeout_s), kind), float(timeout_s) + GRACE_S)
         if answer is None:  # stuck past the deadline, or died: never reuse it
             self.stats["timeouts"] += 1
             self._replace(worker)

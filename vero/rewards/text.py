@@ -212,3 +212,54 @@ def load_literal(text: str) -> object:
 
 def is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# --- the release's normalization for exact-match routes --------------------------------------------------
+# Source: vero_reward/text_normalization.py (zlab-princeton/vero @ 8c81e37). Order matters: NFKC, then
+# NFD with every nonspacing mark (category Mn) dropped and nothing recomposed, eight punctuation marks
+# unified, thousands separators and trailing ".0" dropped (before case folding), lower case, runs of
+# non-alphanumerics to one space, and the articles a/an/the dropped only when a word longer than one
+# letter remains.
+
+_RELEASE_PUNCT = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2026": "...",
+        "\u00a0": " ",
+    }
+)
+_RELEASE_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_RELEASE_TRAILING_ZERO = re.compile(r"\b(\d+)\.0+\b(?!\.)")
+
+
+def normalize_release(text: str, *, casefold: bool = False) -> str:
+    """The release's canonical form for string matching; `casefold=True` folds case the Unicode way
+    (the `casefold` correction: "Straße" = "STRASSE") instead of `str.lower`."""
+    if len(text) <= 256:
+        return _normalize_release_cached(text, casefold)
+    return _normalize_release(text, casefold)
+
+
+@lru_cache(maxsize=65536)
+def _normalize_release_cached(text: str, casefold: bool) -> str:
+    return _normalize_release(text, casefold)
+
+
+def _normalize_release(text: str, casefold: bool) -> str:
+    s = unicodedata.normalize("NFKC", text)
+    if not s.isascii():
+        s = "".join(c for c in unicodedata.normalize("NFD", s) if unicodedata.category(c) != "Mn")
+        s = s.translate(_RELEASE_PUNCT)
+    s = _RELEASE_THOUSANDS.sub("", s)
+    s = _RELEASE_TRAILING_ZERO.sub(r"\1", s)
+    s = s.casefold() if casefold else s.lower()
+    words = _NON_ALNUM_RE.sub(" ", s).split()
+    kept = [w for w in words if w not in _ARTICLES]
+    if kept and any(len(w) > 1 for w in kept):
+        return " ".join(kept)
+    return " ".join(words)

@@ -94,8 +94,18 @@ class RewardConfig:
     overlong_penalty: float = 1.0
     math_verify_timeout_s: float = 5.0
     math_verify_workers: int = 1
+    semantics: str = "corrected"
+    overlong_max_length: int | None = None
 
     def __post_init__(self) -> None:
+        from vero.rewards.semantics import check_semantics
+
+        check_semantics(self.semantics)
+        if self.overlong_max_length is not None and self.overlong_max_length < self.overlong_buffer:
+            raise ValueError(
+                f"reward.overlong.max_length ({self.overlong_max_length}) must be >= reward.overlong.buffer"
+                f" ({self.overlong_buffer})"
+            )
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"reward.alpha must be in [0, 1], got {self.alpha!r}")
         if self.overlong_buffer < 1:
@@ -122,4 +132,6 @@ class RewardConfig:
                 reward_cfg.get("math_verify_timeout_s", default.math_verify_timeout_s)
             ),
             math_verify_workers=int(reward_cfg.get("math_verify_workers", default.math_verify_workers)),
+            semantics=str(reward_cfg.get("semantics", default.semantics)),
+            overlong_max_length=(None if overlong.get("max_length") is None else int(overlong["max_length"])),
         )
