@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vero.rewards.core import MODES, normalize_reward_type, route_context, score_completion
+from vero.rewards.core import MODES, normalize_reward_type, route_context, score_completion, warm_up
 from vero.rewards.hacking import HackingMonitor
 from vero.rewards.mathverify_pool import configure_pool
 from vero.rewards.types import (
@@ -98,6 +98,7 @@ class VeroTRLReward:
         self.last_breakdowns: list[RewardBreakdown] = []
         self.last_metrics: dict[str, float] = {}
         configure_pool(self.config.math_verify_workers)
+        warm_up(config=self.config)  # start-up costs now, not in the first training step
 
     def __call__(self, prompts=None, completions=None, completion_ids=None, **columns) -> list[float | None]:
         completions = list(completions or [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -16,6 +17,7 @@ from vero.rewards.semantics import RELEASE, Corrections, corrections_for
 from vero.rewards.text import last_boxed, parse_layout
 from vero.rewards.types import (
     JUDGE_REWARD_TYPES,
+    REWARD_TYPES,
     SPATIAL_REWARD_TYPES,
     RewardBreakdown,
     RewardConfig,
@@ -317,3 +319,36 @@ def route_context(tolerance, image_size, coords: str, config: RewardConfig, sema
         math_verify_timeout_s=config.math_verify_timeout_s,
         fix=corrections_for(semantics),
     )
+
+
+def warm_up(reward_types=None, *, config: RewardConfig | Mapping[str, Any] | None = None) -> dict[str, float]:
+    """Pay every route's one-time costs now (at start-up), not inside the first training step: start the
+    math-verify worker and parse through it, read math-verify's letter extraction, load the IFEval
+    checkers and langdetect's language profiles (~1.4 s), import scipy's assignment solver. Returns the
+    seconds spent per reward type. `reward_types` defaults to all."""
+    import time
+
+    from vero.rewards.routes.spatial import grounding_score
+    from vero.rewards.routes.text_match import gold_letter
+
+    config = config if isinstance(config, RewardConfig) else RewardConfig.from_config(config)
+    types = [normalize_reward_type(rt) for rt in (reward_types or REWARD_TYPES)]
+    spent: dict[str, float] = {}
+    for rt in dict.fromkeys(types):
+        start = time.perf_counter()
+        if rt == "numeric":
+            pool = get_pool()
+            for kind in ("release", "vero"):
+                pool.check(r"\frac{1}{2}", "1/2", None, config.math_verify_timeout_s, kind=kind)
+        elif rt == "multiple_choice":
+            gold_letter("(A)")
+        elif rt in IF_REWARD_TYPES:
+            payload = json.dumps(
+                {"instructions": [{"class": "ResponseLanguageChecker", "args": {"language": "en"}}]}
+            )
+            for fix in (RELEASE, corrections_for("corrected")):
+                release_constraint_rate("This is an English sentence.", payload, fix)
+        elif rt in SPATIAL_REWARD_TYPES:
+            grounding_score([[0, 0, 1, 1], [1, 1, 2, 2]], [[0, 0, 1, 1], [1, 1, 3, 3]])
+        spent[rt] = time.perf_counter() - start
+    return spent
