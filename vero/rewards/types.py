@@ -86,7 +86,8 @@ class RewardBreakdown:
 
 @dataclass(frozen=True)
 class RewardConfig:
-    """Settings of the reward (config section `reward`)."""
+    """Settings of the reward (config section `reward`; config/schema/reward.yaml describes each key).
+    The dataclass defaults equal the schema's, for callers that pass no config."""
 
     alpha: float = 0.2
     overlong_enabled: bool = True
@@ -101,11 +102,8 @@ class RewardConfig:
         from vero.rewards.semantics import check_semantics
 
         check_semantics(self.semantics)
-        if self.overlong_max_length is not None and self.overlong_max_length < self.overlong_buffer:
-            raise ValueError(
-                f"reward.overlong.max_length ({self.overlong_max_length}) must be >= reward.overlong.buffer"
-                f" ({self.overlong_buffer})"
-            )
+        if self.overlong_max_length is not None and self.overlong_max_length < 1:
+            raise ValueError(f"reward.overlong.max_length must be >= 1, got {self.overlong_max_length!r}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"reward.alpha must be in [0, 1], got {self.alpha!r}")
         if self.overlong_buffer < 1:
