@@ -21,8 +21,6 @@ _BOXED = "\\boxed"
 _TEXT = "\\text"
 _BRACES = re.compile(r"[{}]")
 _SQUARE = re.compile(r"[\[\]]")
-# The whole output: one think block without nested think tags, whitespace, one answer block, whitespace.
-_LAYOUT = re.compile(r"<think>((?:(?!</?think>).)*)</think>\s*<answer>.*?</answer>\s*", re.DOTALL)
 _ANSWER_BLOCK = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
@@ -112,13 +110,19 @@ def format_score(output: str, reward_type: str) -> float:
     """R_fmt ∈ {0, 0.5, 1}: 0 unless the output is exactly one non-empty think block, whitespace and one
     answer block with non-empty content; boxed types then need exactly one non-empty box for 1 (else 0.5),
     grounding/clicking get 0.5 when `\\boxed` is written more than once."""
-    if not output:
+    if not output or not output.startswith("<think>"):
         return 0.0
     for tag in ("<think>", "</think>", "<answer>", "</answer>"):
         if output.count(tag) != 1:
             return 0.0
-    m = _LAYOUT.fullmatch(output)
-    if m is None or not m.group(1).strip():
+    # With each tag present once, the release's full-match pattern (one think block without nested tags,
+    # whitespace, one answer block, whitespace to the end) reduces to these positions.
+    think_end = output.find("</think>")
+    rest = output[think_end + len("</think>") :].lstrip()
+    close = rest.find("</answer>")
+    if not rest.startswith("<answer>") or close < 0 or rest[close + len("</answer>") :].strip():
+        return 0.0
+    if not output[len("<think>") : think_end].strip():
         return 0.0
     answer = answer_text(output)
     if not answer:

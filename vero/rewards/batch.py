@@ -144,6 +144,7 @@ class VeroTRLReward:
                 question=questions[i] if isinstance(questions[i], str) else "",
                 judge_fn=collect(i) if use_judge else None,
                 mode=self.mode,
+                raw_accuracy=False,  # training uses the gated accuracy only
             )
 
         breakdowns = [score(i) for i in range(n)]

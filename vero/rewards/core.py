@@ -164,8 +164,11 @@ def score_completion(
     question: str | None,
     judge_fn: JudgeFn | None,
     mode: str = "vero",
+    raw_accuracy: bool = True,
 ) -> RewardBreakdown:
     """The shared scorer behind compute_reward and the TRL batch reward (arguments already checked).
+    `raw_accuracy=False` skips the route when the format is 0 (its accuracy is 0 whatever the route says;
+    `raw_accuracy` is then 0 too): training needs no more, evaluation reports the ungated value.
 
     As the release: R = (1 − α)·acc + α·fmt + overlong, acc forced to 0 when fmt is 0 (for judge types
     only the rule-based part, unless `judge_format_gate`)."""
@@ -182,7 +185,7 @@ def score_completion(
         flags.append("no_image_size")
     if mode == "math_verify_only":
         raw = math_verify_only_accuracy(completion, answer, timeout_s=config.math_verify_timeout_s)
-    elif extracted is not None and answer:
+    elif extracted is not None and answer and (raw_accuracy or fmt > 0):
         try:
             if reward_type == "numeric":
                 raw, reason = numeric_check(extracted, answer, ctx)
@@ -271,6 +274,7 @@ def compute_reward(
     config: RewardConfig | Mapping[str, Any] | None = None,
     mode: str = "vero",
     semantics: str | None = None,
+    raw_accuracy: bool = True,
 ) -> RewardBreakdown:
     """Score one completion with the Vero reward (RECIPE.md §3).
 
@@ -280,7 +284,8 @@ def compute_reward(
     ("absolute" pixels or "qwen1000"); the gold is stored in absolute pixels and converted with
     `image_size`. Judge types (llm_judge, instruction_following_llm_judge) need `judge` (a JudgeClient)
     and `question`; without a judge their accuracy is 0 and the breakdown says `judged=False`.
-    `mode="math_verify_only"` is the reward ablation. Raises only for invalid arguments (unknown
+    `mode="math_verify_only"` is the reward ablation. `raw_accuracy=False` skips grading an output whose
+    format is 0 (its accuracy is 0 anyway), as the TRL reward does. Raises only for invalid arguments (unknown
     reward_type, coords, mode or semantics), never because of the completion's content: a spatial
     sample without an image size scores accuracy 0, as in the release, with the flag `no_image_size`.
     """
@@ -307,6 +312,7 @@ def compute_reward(
         question=question,
         judge_fn=judge_fn,
         mode=mode,
+        raw_accuracy=raw_accuracy,
     )
 
 
@@ -319,6 +325,24 @@ def route_context(tolerance, image_size, coords: str, config: RewardConfig, sema
         math_verify_timeout_s=config.math_verify_timeout_s,
         fix=corrections_for(semantics),
     )
+
+
+_WARM_NUMERIC = (
+    (r"\frac{1}{3}", "1/3", None),
+    ("17", "x = 17", None),
+    (r"17\%", "18%", None),
+    ("1024", "2^{10}", None),
+    ("17000", "17,000", None),
+    (r"5\sqrt{2}", r"\sqrt{50}", None),
+    (r"\frac{3\pi}{7}", r"3\pi/7", None),
+    (r"\{1,2\}", r"\{2,1\}", None),
+    ("[1,2]", "(1,2)", None),
+    (r"\begin{pmatrix}1&2\end{pmatrix}", r"\begin{pmatrix}1&3\end{pmatrix}", None),
+    ("x^2+1", "(x+1)^2-2x", None),
+    ("3.5", "7/2", 0.01),
+    ("3.14159", "pi", 0.01),
+    ("2.5", "2,5", 0.01),
+)
 
 
 def warm_up(reward_types=None, *, config: RewardConfig | Mapping[str, Any] | None = None) -> dict[str, float]:
@@ -337,9 +361,11 @@ def warm_up(reward_types=None, *, config: RewardConfig | Mapping[str, Any] | Non
     for rt in dict.fromkeys(types):
         start = time.perf_counter()
         if rt == "numeric":
+            # One of each form whose first parse or comparison loads a part of sympy (seconds, once).
             pool = get_pool()
             for kind in ("release", "vero"):
-                pool.check(r"\frac{1}{2}", "1/2", None, config.math_verify_timeout_s, kind=kind)
+                for gold, pred, tol in _WARM_NUMERIC:
+                    pool.check(gold, pred, tol, config.math_verify_timeout_s, kind=kind)
         elif rt == "multiple_choice":
             gold_letter("(A)")
         elif rt in IF_REWARD_TYPES:

@@ -112,7 +112,12 @@ class _Counting:
     """Sentence and word tokenization for one semantics (see above)."""
 
     def __init__(self, regex_fallback: bool) -> None:
-        self.regex = regex_fallback and not punkt_available()
+        self.punkt = punkt_available()
+        self.regex = regex_fallback and not self.punkt
+
+    def _need_punkt(self) -> None:
+        if not self.punkt and not self.regex:  # what nltk raises, without its search of every data path
+            raise LookupError("nltk's punkt_tab data is not installed")
 
     def sentences(self, text: str) -> list[str]:
         import nltk
@@ -120,11 +125,13 @@ class _Counting:
         if self.regex:
             _, _, util = _ifeval_modules()
             return [s for s in util.split_into_sentences(text) if s.strip()]
+        self._need_punkt()
         return nltk.sent_tokenize(text)  # LookupError without punkt data: "not followed"
 
     def words(self, text: str) -> list[str]:
         import nltk
 
+        self._need_punkt()
         return nltk.word_tokenize(text, preserve_line=self.regex)
 
 

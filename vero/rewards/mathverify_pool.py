@@ -23,6 +23,7 @@ import sys
 import threading
 from collections import OrderedDict
 from decimal import Decimal
+from fractions import Fraction
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -37,26 +38,47 @@ _COSTLY_RE = re.compile(r"(?:\^|\*\*)\s*\{?\s*[+-]?\(?\s*\d{3,}|\d{3,}\s*\)?\s*!
 MAX_PRED_CHARS = 1000
 
 
-# Plain decimal numbers: the release's grading of two of them is known without math-verify (both sides
-# parse to the number itself). Equal values match; values apart by more than 6-digit rounding can reach
-# do not; with a tolerance the release's inequality is applied to the two floats.
-_PLAIN = re.compile(r"-?(?:\d+(?:\.\d+)?|\.\d+)")
+# Plain numbers: the release's grading of two of them is known without math-verify, because both sides
+# parse to the number itself (tests/test_rewards_mathverify.py checks these decisions against the worker).
+# Decimals, `a/b` and `\\frac{a}{b}` with integer a, b: equal values match; values apart by more than
+# 6-digit rounding can reach do not; anything closer goes to math-verify. With a tolerance only two
+# decimals are decided here (the release's inequality on the two floats).
+_DECIMAL = re.compile(r"-?(?:\d+(?:\.\d+)?|\.\d+)")
+_SLASH = re.compile(r"(-?\d+)/(\d+)")
+_FRAC = re.compile(r"(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}")
+
+
+def _plain_value(text: str) -> Fraction | None:
+    if len(text) > 30:
+        return None
+    if _DECIMAL.fullmatch(text):
+        return Fraction(Decimal(text))
+    m = _SLASH.fullmatch(text)
+    if m and int(m.group(2)) != 0:
+        return Fraction(int(m.group(1)), int(m.group(2)))
+    m = _FRAC.fullmatch(text)
+    if m and int(m.group(3)) != 0:
+        value = Fraction(int(m.group(2)), int(m.group(3)))
+        return -value if m.group(1) else value
+    return None
 
 
 def release_plain_decision(gold: str, pred: str, tolerance: float | None) -> float | None:
-    """1.0 / 0.0 when both sides are plain decimals and the release's outcome is certain, else None."""
+    """1.0 / 0.0 when both sides are plain numbers and the release's outcome is certain, else None."""
     g, p = gold.strip(), pred.strip()
-    if len(g) > 30 or len(p) > 30 or not _PLAIN.fullmatch(g) or not _PLAIN.fullmatch(p):
-        return None
     if tolerance is not None:
+        if len(g) > 30 or len(p) > 30 or not _DECIMAL.fullmatch(g) or not _DECIMAL.fullmatch(p):
+            return None
         gv, pv = float(g), float(p)
         diff = abs(gv - pv)
         return 1.0 if ((diff <= tolerance) if abs(gv) <= 1e-12 else (diff <= tolerance * abs(gv))) else 0.0
-    gd, pd = Decimal(g), Decimal(p)
-    if gd == pd:
+    gv, pv = _plain_value(g), _plain_value(p)
+    if gv is None or pv is None:
+        return None
+    if gv == pv:
         return 1.0
-    diff = abs(gd - pd)
-    if diff > Decimal("1e-4") * max(abs(gd), abs(pd)) and diff > Decimal("1e-5"):
+    diff = abs(gv - pv)
+    if diff > Fraction(1, 10_000) * max(abs(gv), abs(pv)) and diff > Fraction(1, 100_000):
         return 0.0
     return None
 
