@@ -106,7 +106,7 @@ def last_square_box(text: str) -> str | None:
         pos = end
 
 
-def format_score(output: str, reward_type: str) -> float:
+def format_score(output: str, reward_type: str, answer: str | None = None) -> float:
     """R_fmt ∈ {0, 0.5, 1}: 0 unless the output is exactly one non-empty think block, whitespace and one
     answer block with non-empty content; boxed types then need exactly one non-empty box for 1 (else 0.5),
     grounding/clicking get 0.5 when `\\boxed` is written more than once."""
@@ -124,7 +124,7 @@ def format_score(output: str, reward_type: str) -> float:
         return 0.0
     if not output[len("<think>") : think_end].strip():
         return 0.0
-    answer = answer_text(output)
+    answer = answer_text(output) if answer is None else answer
     if not answer:
         return 0.0
     if reward_type in BOXED_REWARD_TYPES:
@@ -135,9 +135,10 @@ def format_score(output: str, reward_type: str) -> float:
     return 1.0
 
 
-def graded_answer(output: str, reward_type: str) -> str | None:
-    """The text the accuracy route grades, or None when it grades nothing (accuracy 0)."""
-    text = answer_text(output)
+def graded_answer(output: str, reward_type: str, answer: str | None = None) -> str | None:
+    """The text the accuracy route grades, or None when it grades nothing (accuracy 0). `answer` may
+    pass `answer_text(output)` when the caller has it."""
+    text = answer_text(output) if answer is None else answer
     if reward_type in BOXED_REWARD_TYPES:
         found = boxes(text)
         if found and found[-1]:

@@ -128,10 +128,11 @@ def release_image_size(image_size: object) -> tuple[int, int] | None:
     None when absent or unusable. Arrays and tuples are read like lists."""
     if image_size is None:
         return None
-    if hasattr(image_size, "tolist"):
-        image_size = image_size.tolist()
-    if isinstance(image_size, Mapping):
-        image_size = (image_size.get("width"), image_size.get("height"))
+    if not isinstance(image_size, list | tuple):
+        if hasattr(image_size, "tolist"):
+            image_size = image_size.tolist()
+        elif isinstance(image_size, Mapping):
+            image_size = (image_size.get("width"), image_size.get("height"))
     if not isinstance(image_size, list | tuple) or len(image_size) != 2:
         return None
     w, h = image_size
@@ -178,8 +179,9 @@ def score_completion(
     if not isinstance(answer, str):
         answer = str(answer)
     answer = answer.strip()
-    fmt = format_score(completion, reward_type)
-    extracted = graded_answer(completion, reward_type)
+    block = answer_text(completion)
+    fmt = format_score(completion, reward_type, block)
+    extracted = graded_answer(completion, reward_type, block)
     judged, flags, raw = True, [], 0.0
     if reward_type in SPATIAL_REWARD_TYPES and ctx.image_size is None:
         flags.append("no_image_size")

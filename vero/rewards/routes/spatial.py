@@ -12,6 +12,7 @@ and the breakdown carries the flag `no_image_size`.
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import numpy as np
@@ -103,6 +104,19 @@ def iou_matrix(pred: np.ndarray, gold: np.ndarray) -> np.ndarray:
     return inter / np.maximum(pa[:, None] + ga[None, :] - inter, 1e-12)
 
 
+def _iou(p: list[float], g: list[float]) -> float:
+    """One entry of `iou_matrix`, with the same floating-point operations (so the same value)."""
+    pa = _clip0(p[2] - p[0]) * _clip0(p[3] - p[1])
+    ga = _clip0(g[2] - g[0]) * _clip0(g[3] - g[1])
+    inter = _clip0(min(p[2], g[2]) - max(p[0], g[0])) * _clip0(min(p[3], g[3]) - max(p[1], g[1]))
+    union = pa + ga - inter
+    return inter / (union if union > 1e-12 else 1e-12)
+
+
+def _clip0(v: float) -> float:
+    return v if v > 0 or v != v else 0.0  # NaN stays NaN, as numpy's clip leaves it
+
+
 def grounding_score(pred: list[list[float]], gold: list[list[float]]) -> float:
     """1.0·mean IoU of matches + 0.75·F1 − 0.5·½(FP rate + FN rate), clipped to [0, 1]. Matches: the
     Hungarian assignment (scipy `linear_sum_assignment`) of cost 1 − IoU, 10⁶ below IoU 0.5, keeping
@@ -112,14 +126,29 @@ def grounding_score(pred: list[list[float]], gold: list[list[float]]) -> float:
         return 0.0
     matched: list[float] = []
     if n:
-        with np.errstate(invalid="ignore", over="ignore"):
-            iou = iou_matrix(np.asarray(pred, dtype=float), np.asarray(gold, dtype=float))
-        if np.isnan(iou).any():
-            return 0.0
-        cost = 1.0 - iou
-        cost[iou < IOU_THRESHOLD] = 1e6
-        rows, cols = linear_sum_assignment(cost)
-        matched = [float(iou[r, c]) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= IOU_THRESHOLD]
+        finite = all(math.isfinite(v) for b in (*pred, *gold) for v in b)
+        if finite and n * m <= 64:
+            iou = [[_iou(p, g) for g in gold] for p in pred]
+        else:
+            with np.errstate(invalid="ignore", over="ignore"):
+                iou = iou_matrix(np.asarray(pred, dtype=float), np.asarray(gold, dtype=float)).tolist()
+            if any(v != v for row in iou for v in row):
+                return 0.0  # scipy refuses a cost matrix with NaN: the release scores 0
+        if n == 1 or m == 1:
+            # One row (column): the assignment takes the lowest cost, i.e. the highest IoU if any is
+            # at the threshold, else no match.
+            best = max(v for row in iou for v in row)
+            matched = [best] if best >= IOU_THRESHOLD else []
+        else:
+            arr = np.asarray(iou)
+            cost = 1.0 - arr
+            cost[arr < IOU_THRESHOLD] = 1e6
+            rows, cols = linear_sum_assignment(cost)
+            matched = [
+                iou[r][c]
+                for r, c in zip(rows.tolist(), cols.tolist(), strict=True)
+                if iou[r][c] >= IOU_THRESHOLD
+            ]
     tp = len(matched)
     mean_iou = float(np.mean(matched)) if tp else 0.0
     precision = tp / n if n else (1.0 if tp == m else 0.0)
@@ -127,12 +156,9 @@ def grounding_score(pred: list[list[float]], gold: list[list[float]]) -> float:
     f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
     fp_rate = (n - tp) / n if n else 0.0
     fn_rate = (m - tp) / m
-    score = (
-        WEIGHTS["location"] * mean_iou
-        + WEIGHTS["recall"] * f1
-        - WEIGHTS["penalty"] * 0.5 * (fp_rate + fn_rate)
-    )
-    return float(np.clip(score, 0.0, 1.0))
+    penalty = WEIGHTS["penalty"] * 0.5 * (fp_rate + fn_rate)
+    score = WEIGHTS["location"] * mean_iou + WEIGHTS["recall"] * f1 - penalty
+    return min(max(score, 0.0), 1.0)
 
 
 def grounding_reward(pred: str, answer: str, ctx: RouteContext) -> float:
