@@ -22,6 +22,7 @@ _TEXT = "\\text"
 _BRACES = re.compile(r"[{}]")
 _SQUARE = re.compile(r"[\[\]]")
 _ANSWER_BLOCK = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+_NON_SPACE = re.compile(r"\S")  # what str.strip() would keep
 
 
 def answer_text(output: str) -> str:
@@ -118,11 +119,13 @@ def format_score(output: str, reward_type: str, answer: str | None = None) -> fl
     # With each tag present once, the release's full-match pattern (one think block without nested tags,
     # whitespace, one answer block, whitespace to the end) reduces to these positions.
     think_end = output.find("</think>")
-    rest = output[think_end + len("</think>") :].lstrip()
-    close = rest.find("</answer>")
-    if not rest.startswith("<answer>") or close < 0 or rest[close + len("</answer>") :].strip():
+    after = _NON_SPACE.search(output, think_end + len("</think>"))
+    if after is None or not output.startswith("<answer>", after.start()):
         return 0.0
-    if not output[len("<think>") : think_end].strip():
+    close = output.find("</answer>", after.start())
+    if close < 0 or _NON_SPACE.search(output, close + len("</answer>")):
+        return 0.0
+    if not _NON_SPACE.search(output, len("<think>"), think_end):
         return 0.0
     answer = answer_text(output) if answer is None else answer
     if not answer:
@@ -133,6 +136,22 @@ def format_score(output: str, reward_type: str, answer: str | None = None) -> fl
     if reward_type in SPATIAL_REWARD_TYPES and answer.count(_BOXED) > 1:
         return 0.5
     return 1.0
+
+
+NOT_JSON = object()
+
+
+@lru_cache(maxsize=4096)
+def cached_json(text: str) -> object:
+    """`json.loads(text)`, or NOT_JSON when it does not parse; memoized (callers must not mutate)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return NOT_JSON
+
+
+def _is_json_list(text: str) -> bool:
+    return isinstance(cached_json(text), list)
 
 
 def graded_answer(output: str, reward_type: str, answer: str | None = None) -> str | None:
@@ -154,10 +173,7 @@ def graded_answer(output: str, reward_type: str, answer: str | None = None) -> s
         source = (found[-1] if found and found[-1] else text).strip()
         if not source:
             return None
-        try:
-            if not isinstance(json.loads(source), list):
-                return None
-        except (ValueError, RecursionError):
+        if not _is_json_list(source):
             return None
         text = source
     return text or None

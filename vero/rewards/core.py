@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from vero.rewards.answer import answer_text, format_score, graded_answer
@@ -128,6 +129,10 @@ def release_image_size(image_size: object) -> tuple[int, int] | None:
     None when absent or unusable. Arrays and tuples are read like lists."""
     if image_size is None:
         return None
+    if type(image_size) in (tuple, list) and len(image_size) == 2:
+        w, h = image_size
+        if type(w) is int and type(h) is int:  # the common case, without the general checks below
+            return w, h
     if not isinstance(image_size, list | tuple):
         if hasattr(image_size, "tolist"):
             image_size = image_size.tolist()
@@ -320,13 +325,18 @@ def compute_reward(
 
 def route_context(tolerance, image_size, coords: str, config: RewardConfig, semantics: str) -> RouteContext:
     """The per-sample context of the routes, with the sample's fields read as the release reads them."""
-    return RouteContext(
-        tolerance=release_tolerance(tolerance),
-        image_size=release_image_size(image_size),
-        coords=coords,
-        math_verify_timeout_s=config.math_verify_timeout_s,
-        fix=corrections_for(semantics),
+    return _route_context(
+        release_tolerance(tolerance),
+        release_image_size(image_size),
+        coords,
+        config.math_verify_timeout_s,
+        semantics,
     )
+
+
+@lru_cache(maxsize=4096)
+def _route_context(tolerance, image_size, coords, timeout_s, semantics) -> RouteContext:
+    return RouteContext(tolerance, image_size, coords, timeout_s, corrections_for(semantics))
 
 
 _WARM_NUMERIC = (

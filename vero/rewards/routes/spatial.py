@@ -11,13 +11,14 @@ and the breakdown carries the flag `no_image_size`.
 
 from __future__ import annotations
 
-import json
 import math
 import re
+from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from vero.rewards.answer import NOT_JSON, cached_json
 from vero.rewards.routes.context import RouteContext
 
 IOU_THRESHOLD = 0.5
@@ -29,16 +30,15 @@ _MAX_CHARS = 200_000
 
 def json_items(text: str) -> object:
     """The release's JSON reading of a box or point answer: the first fenced ```json [...]``` block if it
-    parses, else the first `[{…}]` fragment if it parses, else None."""
+    parses, else the first `[{…}]` fragment if it parses, else None (callers must not mutate it)."""
     if len(text) > _MAX_CHARS:
         return None
     for pattern in (_FENCED, _ITEMS):
         m = pattern.search(text)
         if m:
-            try:
-                return json.loads(m.group(1) if pattern is _FENCED else m.group(0))
-            except (ValueError, RecursionError):
-                pass
+            value = cached_json(m.group(1) if pattern is _FENCED else m.group(0))
+            if value is not NOT_JSON:
+                return value
     return None
 
 
@@ -80,6 +80,11 @@ def _boxes(text: str, ctx: RouteContext, gold: bool) -> list[list[float]]:
 
 def gold_boxes(answer: str, ctx: RouteContext | None = None) -> list[list[float]]:
     return _boxes(answer, ctx or RouteContext(), gold=True)
+
+
+@lru_cache(maxsize=4096)
+def _gold(answer: str, ctx: RouteContext) -> tuple[tuple[float, ...], ...]:
+    return tuple(tuple(b) for b in _boxes(answer, ctx, gold=True))
 
 
 def check_box_gold(answer: str) -> None:
@@ -164,7 +169,7 @@ def grounding_score(pred: list[list[float]], gold: list[list[float]]) -> float:
 def grounding_reward(pred: str, answer: str, ctx: RouteContext) -> float:
     if ctx.image_size is None:
         return 0.0
-    return grounding_score(_boxes(pred, ctx, gold=False), _boxes(answer, ctx, gold=True))
+    return grounding_score(_boxes(pred, ctx, gold=False), _gold(answer, ctx))
 
 
 def clicking_reward(pred: str, answer: str, ctx: RouteContext) -> float:
@@ -190,7 +195,7 @@ def clicking_reward(pred: str, answer: str, ctx: RouteContext) -> float:
         w, h = ctx.image_size
         if not (0 <= x <= w and 0 <= y <= h):
             return 0.0
-    gold = _boxes(answer, ctx, gold=True)
+    gold = _gold(answer, ctx)
     if not gold:
         return 0.0
     candidates = gold if ctx.fix.click_any_gold_box else gold[:1]
