@@ -109,17 +109,27 @@ def iou_matrix(pred: np.ndarray, gold: np.ndarray) -> np.ndarray:
     return inter / np.maximum(pa[:, None] + ga[None, :] - inter, 1e-12)
 
 
-def _iou(p: list[float], g: list[float]) -> float:
-    """One entry of `iou_matrix`, with the same floating-point operations (so the same value)."""
-    pa = _clip0(p[2] - p[0]) * _clip0(p[3] - p[1])
-    ga = _clip0(g[2] - g[0]) * _clip0(g[3] - g[1])
-    inter = _clip0(min(p[2], g[2]) - max(p[0], g[0])) * _clip0(min(p[3], g[3]) - max(p[1], g[1]))
-    union = pa + ga - inter
-    return inter / (union if union > 1e-12 else 1e-12)
+def _area(b) -> float:
+    w, h = b[2] - b[0], b[3] - b[1]
+    return (w if w > 0 else 0.0) * (h if h > 0 else 0.0)
 
 
-def _clip0(v: float) -> float:
-    return v if v > 0 or v != v else 0.0  # NaN stays NaN, as numpy's clip leaves it
+def _iou_rows(pred, gold) -> list[list[float]]:
+    """`iou_matrix` for finite boxes in plain Python, with the same floating-point operations (so the
+    same values); faster than numpy for the few boxes of an answer."""
+    gold_areas = [_area(g) for g in gold]
+    rows = []
+    for p in pred:
+        pa = _area(p)
+        row = []
+        for g, ga in zip(gold, gold_areas, strict=True):
+            iw = (p[2] if p[2] < g[2] else g[2]) - (p[0] if p[0] > g[0] else g[0])
+            ih = (p[3] if p[3] < g[3] else g[3]) - (p[1] if p[1] > g[1] else g[1])
+            inter = (iw if iw > 0 else 0.0) * (ih if ih > 0 else 0.0)
+            union = pa + ga - inter
+            row.append(inter / (union if union > 1e-12 else 1e-12))
+        rows.append(row)
+    return rows
 
 
 def grounding_score(pred: list[list[float]], gold: list[list[float]]) -> float:
@@ -133,7 +143,7 @@ def grounding_score(pred: list[list[float]], gold: list[list[float]]) -> float:
     if n:
         finite = all(math.isfinite(v) for b in (*pred, *gold) for v in b)
         if finite and n * m <= 64:
-            iou = [[_iou(p, g) for g in gold] for p in pred]
+            iou = _iou_rows(pred, gold)
         else:
             with np.errstate(invalid="ignore", over="ignore"):
                 iou = iou_matrix(np.asarray(pred, dtype=float), np.asarray(gold, dtype=float)).tolist()
@@ -155,7 +165,13 @@ def grounding_score(pred: list[list[float]], gold: list[list[float]]) -> float:
                 if iou[r][c] >= IOU_THRESHOLD
             ]
     tp = len(matched)
-    mean_iou = float(np.mean(matched)) if tp else 0.0
+    if 0 < tp < 8:  # numpy's mean of fewer than 8 values: a left-to-right sum, divided
+        total = 0.0
+        for v in matched:
+            total += v
+        mean_iou = total / tp
+    else:
+        mean_iou = float(np.mean(matched)) if tp else 0.0
     precision = tp / n if n else (1.0 if tp == m else 0.0)
     recall = tp / m
     f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
