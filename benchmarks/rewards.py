@@ -14,7 +14,9 @@ library: every non-numeric route >= 5,000 rewards/s, numeric >= 700/s, no call o
 p99 <= 20 ms. With `--release DIR` (the release's `vero-rl` folder, zlab-princeton/vero; its
 `vero_reward` package is imported from there at run time, never copied) every completion is also
 scored by the release's own reward in the same process, and the two are printed side by side: the
-ratio of rewards/s per route and overall (target: >= 5x overall), p99 per route for both.
+ratio of rewards/s per route and overall (target: >= 5x overall), p99 per route for both. Targets are
+checked on CPU time (this process plus the math-verify worker): on a shared machine wall time also
+counts the time the scheduler gave to other jobs.
 """
 
 from __future__ import annotations
@@ -446,9 +448,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['cpu_ratio']:>10.1f}x{r['p99_ms']:>9.3f}{r['release_p99_ms']:>9.3f}"
             )
         overall = side[-1]
+        verdict = "ok" if overall["cpu_ratio"] >= TARGET_RATIO else "MISS"
         print(
             f"overall ratio {overall['ratio']:.1f}x wall, {overall['cpu_ratio']:.1f}x CPU"
-            f" (target >= {TARGET_RATIO:g}x: {'ok' if overall['ratio'] >= TARGET_RATIO else 'MISS'})"
+            f" (target >= {TARGET_RATIO:g}x in CPU time: {verdict})"
         )
     worst = max((r for r in rows if r["route"] in ROUTES), key=lambda r: r["p99_cpu_ms"])
     worst_text = f"{worst['route']} {worst['p99_cpu_ms']:.2f} ms"
@@ -461,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(
             json.dumps({"rows": rows, "side_by_side": side, "pool": pool.stats, "cpus": str(cpus)}, indent=2)
         )
-    ratio_ok = not side or side[-1]["ratio"] >= TARGET_RATIO
+    ratio_ok = not side or side[-1]["cpu_ratio"] >= TARGET_RATIO  # CPU: wall time counts other jobs too
     return 0 if not misses and slowest < MAX_CALL_S and not p99_misses and ratio_ok else 1
 
 

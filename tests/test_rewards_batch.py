@@ -165,3 +165,13 @@ def test_qwen1000_batch_without_image_size_scores_as_the_release_with_a_flag():
 )
 def test_completion_text(completion, text):
     assert completion_text(completion) == text
+
+
+def test_warm_up_pays_each_routes_start_up_costs():
+    from vero.rewards import warm_up
+
+    spent = warm_up(["numeric", " Instruction_Following ", "grounding"])
+    assert set(spent) == {"numeric", "instruction_following", "grounding"}
+    assert all(s >= 0.0 for s in spent.values())
+    with pytest.raises(ValueError, match="reward_type"):
+        warm_up(["bogus"])
