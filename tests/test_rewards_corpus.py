@@ -130,6 +130,23 @@ def test_each_flagged_case_is_covered_by_its_correction():
     assert set(report) >= {"numeric_latex", "casefold", "box_corner_order", "number_list_repeats"}
 
 
+def test_judge_types_without_a_judge_give_the_releases_rule_based_part():
+    """No judge: the breakdown is what the release's compute_score returns before its reward manager adds
+    the judge (0 for llm_judge, the constraint rate for instruction_following_llm_judge)."""
+    cases = [c for c in load_cases() if c["judge_raw"] is not None]
+    assert len(cases) >= 60
+    for case in cases:
+        r = compute_reward(
+            case["completion"], reward_type=case["reward_type"], answer=case["answer"], semantics="release"
+        )
+        want = case["release"]["rule"]
+        assert not r.judged
+        got = (r.total, r.accuracy, r.format)
+        assert got == pytest.approx((want["total"], want["accuracy"], want["format"]), abs=TOLERANCE), case[
+            "id"
+        ]
+
+
 @pytest.mark.parametrize("semantics", ["release", "corrected"])
 def test_no_corpus_case_raises(semantics):
     for case in load_cases()[::7]:

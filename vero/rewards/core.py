@@ -251,9 +251,11 @@ def _judge_accuracy(reward_type, answer, completion, rule_accuracy, fmt, questio
     """(accuracy, judged, flags) of a judge-type sample, combined as the release's reward manager does:
     llm_judge → s; instruction_following_llm_judge → ½·(constraint rate, format-gated) + ½·s, with s the
     judge's score in [0, 1]. The judge sees the first answer block (else the whole output). Without a
-    judge: accuracy 0 and judged=False. With `judge_format_gate`, format 0 gives 0 without a judge call."""
-    if judge_fn is None:
-        return 0.0, False, ()
+    judge: judged=False and the rule-based part alone, as the release's compute_score returns it (0 for
+    llm_judge, the format-gated constraint rate for instruction_following_llm_judge); training skips
+    such samples. With `judge_format_gate`, format 0 gives 0 without a judge call."""
+    if judge_fn is None:  # the rule-based part alone, as the release's compute_score returns it
+        return (rule_accuracy if reward_type == "instruction_following_llm_judge" else 0.0), False, ()
     if fix.judge_format_gate and fmt == 0:
         return 0.0, True, ()
     result = judge_fn(question or "", judge_reference(reward_type, answer, fix), answer_text(completion))

@@ -71,7 +71,9 @@ class RewardBreakdown:
 
     `accuracy` is the value used in the total (forced to 0 when `format` is 0); `raw_accuracy` is what the
     route gave before that gate, which evaluation may report. `judged` is False for judge-type samples scored
-    without a judge (their accuracy is then 0 and training skips them). `extracted` is the graded answer text.
+    without a judge (their accuracy is then the rule-based part alone and training skips them). `extracted`
+    is the graded answer text. Whether the judge part is gated by format, and every other choice, follows
+    `reward.semantics` (vero/rewards/semantics.py).
     """
 
     total: float
