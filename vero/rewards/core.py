@@ -126,7 +126,8 @@ def math_verify_only_accuracy(completion: str, answer: str, *, timeout_s: float 
 
 def release_image_size(image_size: object) -> tuple[int, int] | None:
     """(w, h) as the release's reward reads a size: two numbers, each truncated to int (0 allowed);
-    None when absent or unusable. Arrays and tuples are read like lists."""
+    None when absent or unusable. Arrays and tuples are read like lists, {"width", "height"} too, and a
+    list of sizes (the release's `image_sizes`) gives its first."""
     if image_size is None:
         return None
     if type(image_size) in (tuple, list) and len(image_size) == 2:
@@ -138,6 +139,10 @@ def release_image_size(image_size: object) -> tuple[int, int] | None:
             image_size = image_size.tolist()
         elif isinstance(image_size, Mapping):
             image_size = (image_size.get("width"), image_size.get("height"))
+    if not isinstance(image_size, list | tuple) or not image_size:
+        return None
+    if isinstance(image_size[0], list | tuple | Mapping):
+        return release_image_size(image_size[0])  # the release's `image_sizes` (one per image): the first
     if not isinstance(image_size, list | tuple) or len(image_size) != 2:
         return None
     w, h = image_size
