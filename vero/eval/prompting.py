@@ -126,7 +126,7 @@ _INLINE_OPTION = re.compile(r"(?:^|\s)[\(\[]?([A-D])[\)\]]?\s*[.:)]\s*", re.IGNO
 _CHOICES_TAIL = re.compile(r"\bChoices:?\s*$", re.IGNORECASE)
 
 
-def reformat_inline_options(question: str) -> str:
+def reformat_inline_options(question: str, *, drop_choices_label: bool = True) -> str:
     """Options found in the question text laid out one per line under "Choices:" (erqa and
     realworldqa `_format_*mcq_question`); the question unchanged when fewer than two are found.
 
@@ -146,7 +146,9 @@ def reformat_inline_options(question: str) -> str:
             found.append(f"{m.group(1).upper()}. {body}")
     if len(found) < 2:
         return question
-    stem = _CHOICES_TAIL.sub("", question[: marks[0].start()].strip()).strip()
+    stem = question[: marks[0].start()].strip()
+    if drop_choices_label:  # ERQA drops a "Choices:" the question ends with; RealWorldQA keeps it
+        stem = _CHOICES_TAIL.sub("", stem).strip()
     return (f"{stem}\n" if stem else "") + "Choices:\n" + "\n".join(found)
 
 
@@ -158,7 +160,8 @@ def _inline_options(
     for phrase in spec.get("remove", ()):
         if phrase in text:
             text = text.replace(phrase, "").strip()
-    text = reformat_inline_options(text) + spec.get("suffix", "")
+    text = reformat_inline_options(text, drop_choices_label=spec.get("drop_choices_label", True))
+    text += spec.get("suffix", "")
     return Prompt(text.strip() if spec.get("strip", True) else text)
 
 
@@ -319,7 +322,7 @@ _ACCEPTED = {
     "plain": _COMMON,
     "options": _COMMON | {"no_options_template", "option_format", "joiner", "optional"},
     "fixed": {"builder", "text"},
-    "inline_options": _COMMON | {"suffix"},
+    "inline_options": _COMMON | {"suffix", "drop_choices_label"},
     "paren_options": _COMMON,
     "charxiv": {
         "builder",

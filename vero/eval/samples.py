@@ -105,7 +105,7 @@ def raw_options(value: Any) -> list[str]:
         value = value.tolist()
     if not isinstance(value, (list, tuple)):
         raise _Drop("bad_options")
-    opts = [str(o) for o in value if o is not None and str(o).strip()]
+    opts = [str(o) for o in value]  # every entry keeps its letter, empty ones included
     if len(opts) > len(OPTION_LETTERS):
         raise _Drop("bad_options")
     return opts
@@ -326,7 +326,9 @@ def _row_to_sample(spec: BenchmarkSpec, row: Mapping, index: int, base_dir: Path
     sid = row_value(row, f["id"]) if f.get("id") else None
     sid = str(sid) if sid is not None else (f"{config}-{index}" if config else str(index))
     extra = {name: _jsonable(row_value(row, name)) for name in f.get("extra", [])}
-    meta = {"options": options, "row": extra, **({"config": config} if config else {})}
+    meta = {"options": options, "row": extra, "row_index": index, **({"config": config} if config else {})}
+    if "__source_row__" in row:
+        meta["source_row"] = row["__source_row__"]
     return EvalSample(
         id=sid,
         benchmark=spec.key,
