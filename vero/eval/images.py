@@ -93,6 +93,11 @@ def fetch_image(value: Any, fetch: Mapping, *, base_dir: Path | None, hub_id: st
         for candidate in (base_dir / rel, base_dir / value, Path(value)):
             if candidate.is_file():
                 return candidate.read_bytes()
+    if hub_id and Path(hub_id).is_dir():  # a dataset repo checked out locally, used as the hub id
+        local = Path(hub_id) / rel
+        if local.is_file():
+            return local.read_bytes()
+        raise ImageDrop("image_not_found")
     if hub_id:
         try:
             from huggingface_hub import hf_hub_download
