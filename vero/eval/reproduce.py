@@ -21,7 +21,7 @@ from typing import Any
 
 from vero.categories import CATEGORIES, CATEGORY_NAMES
 from vero.eval.aggregate import checkpoint_summary, read_json, write_json
-from vero.eval.registry import paper_reference, registry_path, suite_specs
+from vero.eval.registry import load_registry, paper_reference, registry_path, suite_specs
 from vero.eval.writers import write_text
 
 REPRODUCE_CHECKPOINT = "released"
@@ -109,7 +109,7 @@ def _delta(ours: float | None, paper: float | None) -> float | None:
 def delta_rows(cfg: Mapping, summaries: Mapping[str, Mapping], paper: Mapping) -> list[dict]:
     """One row per (model, benchmark) plus one overall row per model: ours, paper, ours − paper."""
     models = reproduce_models(cfg)
-    specs = suite_specs(cfg)
+    specs = {**load_registry(registry_path(cfg)), **suite_specs(cfg)}  # every benchmark of the table
     rows = []
     for name, summary in summaries.items():
         m = models[name]
