@@ -118,7 +118,7 @@ def test_system_turn_modes():
         overrides={"eval": {"system_prompt": "custom", "system_prompt_text": "Hi."}},
     )
     assert resolve_system_prompt(custom) == "Hi."
-    with pytest.raises(ValueError, match="eval.system_prompt_text"):
+    with pytest.raises(ValueError, match=r"eval\.system_prompt_text"):
         resolve_system_prompt({"eval": {"system_prompt": "custom"}})
     no_turn = load_config(REPO / "config" / "config.yaml", overrides={"train": {"system_prompt": ""}})
     assert resolve_system_prompt(no_turn) is None  # "" = no system turn, as in training
