@@ -473,3 +473,39 @@ def test_benchmark_made_of_several_hub_datasets(tmp_path):
     assert [s.image_size for s in res.samples] == [(20, 10), (30, 10)]  # each from its own repo
     assert [s.question for s in res.samples] == ["Easy: where?", "Hard: where?"]
     assert {s.reward_type for s in res.samples} == {"llm_judge"}
+
+
+def test_hub_rows_expand_without_decoding_every_image(tmp_path):
+    """CountQA from a hub-style dataset directory: the QA pairs are planned from the question and
+    answer columns alone, one sample per pair, ids '<row>_<pair>'."""
+    import dataclasses
+
+    import datasets
+
+    repo = tmp_path / "CountQA"
+    repo.mkdir()
+    datasets.Dataset.from_dict(
+        {
+            "image": [png(), png(20, 10)],
+            "questions": [["How many cats?", "How many dogs?"], ["How many cups?"]],
+            "answers": [["2", "3"], ["5"]],
+        },
+        features=datasets.Features(
+            {
+                "image": datasets.Image(),
+                "questions": datasets.Sequence(datasets.Value("string")),
+                "answers": datasets.Sequence(datasets.Value("string")),
+            }
+        ),
+    ).to_parquet(str(repo / "test-00000-of-00001.parquet"))
+    spec = dataclasses.replace(load_registry()["countqa"], hub_id=str(repo))
+    res = load_samples(spec, max_samples=2, seed=0)
+    assert res.n_rows == 3 and len(res.samples) == 2
+    assert {s.id for s in res.samples} <= {"0_0", "0_1", "1_0"}
+    full = load_samples(spec)
+    assert [(s.id, s.question, s.answer) for s in full.samples] == [
+        ("0_0", "How many cats?", "2"),
+        ("0_1", "How many dogs?", "3"),
+        ("1_0", "How many cups?", "5"),
+    ]
+    assert full.samples[2].image_size == (20, 10) and full.samples[2].meta["source_row"] == 1
