@@ -59,14 +59,18 @@ def _health_url(judge: Any) -> str | None:
 def preflight_judge(judge: Any) -> None:
     """Check the judge before the job relies on it: the endpoint answers (GET <base_url>/models,
     which OpenAI-compatible servers, vLLM's included, serve) and one probe item comes back with a
-    parsed score. A client that has its own `preflight()` (vero.rewards.judge) is asked instead.
+    parsed score. When the judge client brings its own check (a `preflight()` method, or a function
+    `vero.rewards.judge.preflight(client)`), that check runs instead.
 
     Raises JudgePreflightError naming the endpoint; never returns silently on a failure.
     """
     endpoint = getattr(judge, "endpoint", repr(judge))
-    if callable(getattr(judge, "preflight", None)):
+    from vero.rewards import judge as judge_module
+
+    method, function = getattr(judge, "preflight", None), getattr(judge_module, "preflight", None)
+    if callable(method) or callable(function):  # the judge client's own check
         try:
-            judge.preflight()
+            method() if callable(method) else function(judge)
         except Exception as e:
             raise JudgePreflightError(f"judge endpoint {endpoint} failed its preflight: {e}") from e
         return
