@@ -102,3 +102,18 @@ def test_eval_job_fails_before_generating_when_the_judge_is_down(tmp_path):
     assert backend.calls == 0  # nothing generated for a job that could not have been scored
     with judge_for(cfg, needed=False, preflight=True) as judge:  # no judge-scored sample: no check
         assert judge is None
+
+
+def test_the_judge_modules_own_preflight_is_used_when_it_exists(monkeypatch):
+    import vero.rewards.judge as judge_module
+
+    seen = []
+
+    def own_preflight(client):
+        seen.append(client.endpoint)
+        raise RuntimeError("wrong model served")
+
+    monkeypatch.setattr(judge_module, "preflight", own_preflight, raising=False)
+    with pytest.raises(JudgePreflightError, match=r"127\.0\.0\.1:9.*wrong model served"):
+        preflight_judge(_client("http://127.0.0.1:9/v1"))
+    assert seen == ["http://127.0.0.1:9/v1/chat/completions"]
