@@ -5,7 +5,7 @@ map): `registry` (config/veroeval.yaml and the VeroMini suite) → `rows` + `exp
 one row → several samples) → `samples` + `images` + `prompting` (rows → `EvalSample`, the prompt
 the release's harness builds) → `judging` (the judge's GPUs, lifecycle and preflight) → `backends`
 (hf / vllm / openai / vllm_server generation; `cache` keys reused outputs on content) →
-`score_pool` → `scoring` + `metrics` (one score per sample) → `aggregate` (per benchmark,
+`scoring` + `metrics` (one score per sample) → `aggregate` (per benchmark,
 category, overall) → `writers` (summaries, comparison, sweep curves) and `reproduce` (the released
 checkpoints against the paper). `evaluate.evaluate_benchmark` runs one job end to end.
 """

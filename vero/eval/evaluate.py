@@ -2,7 +2,7 @@
 
 `evaluate_benchmark` = load samples (vero.eval.samples) → check the judge when samples need one
 (vero.eval.judging) → generate with the configured backend (vero.eval.backends), reusing outputs
-only under the same content key (vero.eval.cache) → score every output (vero.eval.score_pool) →
+only under the same content key (vero.eval.cache) → score every output (vero.eval.scoring.score_all) →
 write `eval/{experiment}/{checkpoint}/{benchmark}.jsonl` (one line per sample) and
 `{benchmark}.json` (vero.eval.aggregate.benchmark_summary). `evaluate_model` is the same job for
 any model (the released checkpoints of the reproduce target). The stage's other rules live in
@@ -24,8 +24,7 @@ from vero.eval.cache import generation_key, model_fingerprint, read_generated, w
 from vero.eval.judging import eval_job_gpus, judge_for, judge_served_in_job, judge_wanted, preflight_judge
 from vero.eval.registry import BenchmarkSpec, get_benchmark
 from vero.eval.samples import LoadResult, load_samples
-from vero.eval.score_pool import score_all
-from vero.eval.scoring import JUDGE_TYPES
+from vero.eval.scoring import benchmark_coords, needs_judge_for, score_all
 from vero.eval.writers import log_eval_run, summarize_checkpoint, write_comparison, write_jsonl, write_sweep
 
 BASE = "base"
@@ -108,12 +107,6 @@ def generation_settings(cfg: Mapping) -> dict:
     }
 
 
-def _coords(family: str) -> str:
-    from vero.models import coords_for
-
-    return coords_for(family)
-
-
 def _load(cfg: Mapping, spec: BenchmarkSpec, label: str) -> LoadResult:
     ev = cfg.get("eval") or {}
     loaded = load_samples(spec, max_samples=ev.get("max_samples"), seed=int(cfg.get("seed", 0)))
@@ -169,14 +162,15 @@ def _generate(
     return {"texts": texts, "counts": counts, "seconds": seconds, "backend": backend_name, "cached": False}
 
 
-def _score(cfg: Mapping, samples: list, gen: dict, judge: Any, family: str, desc: str) -> list[dict]:
+def _score(
+    cfg: Mapping, spec: BenchmarkSpec, samples: list, gen: dict, judge: Any, family: str
+) -> list[dict]:
+    """Score every output with vero.eval.scoring (the judge checked first when it is served here)."""
     ev = cfg.get("eval") or {}
-    needs_judge = any(s.reward_type in JUDGE_TYPES for s in samples)
-    ctx = (
-        judge_for(cfg, needs_judge, preflight=judge_served_in_job(cfg))
-        if judge is FROM_CONFIG
-        else nullcontext(judge)
-    )
+    needs_judge = needs_judge_for(spec, samples)
+    served = judge_served_in_job(cfg)
+    ctx = judge_for(cfg, needs_judge, preflight=served) if judge is FROM_CONFIG else nullcontext(judge)
+    family_cfg = {**cfg, "model": {**(cfg.get("model") or {}), "family": family}}
     with ctx as client:
         return score_all(
             samples,
@@ -184,8 +178,10 @@ def _score(cfg: Mapping, samples: list, gen: dict, judge: Any, family: str, desc
             gen["counts"],
             judge=client,
             judge_concurrency=int(((cfg.get("reward") or {}).get("judge") or {}).get("max_concurrency", 64)),
-            desc=desc,
-            coords=_coords(family),
+            desc=f"score[{spec.key}]",
+            coords=benchmark_coords(family_cfg, spec),
+            scoring=spec.scoring,
+            judge_retries=int((ev.get("judge") or {}).get("unparsed_retries", 2)),
             max_completion_tokens=generation_settings(cfg)["max_new_tokens"],
             require_format=bool(ev.get("require_format", False)),
             reward_config=cfg.get("reward"),
@@ -214,12 +210,12 @@ def evaluate_model(
     label = "/".join(str(v) for v in labels.values()) + f"/{benchmark}"
     loaded = _load(cfg, spec, label)
     samples = loaded.samples
-    needs_judge = any(s.reward_type in JUDGE_TYPES for s in samples)
+    needs_judge = needs_judge_for(spec, samples)
     if judge is FROM_CONFIG and judge_wanted(cfg, needs_judge) and not judge_served_in_job(cfg):
         with judge_for(cfg, needs_judge) as early:  # fail before hours of generation, naming the judge
             preflight_judge(early)
     gen = _generate(cfg, spec, model, samples, Path(out_jsonl), backend)
-    scores = _score(cfg, samples, gen, judge, family, desc=f"score[{benchmark}]")
+    scores = _score(cfg, spec, samples, gen, judge, family)
     records = [
         {
             "id": s.id,
@@ -240,7 +236,10 @@ def evaluate_model(
     write_jsonl(out_jsonl, records)
     meta = _summary_meta(cfg, spec, model, labels, gen, len(samples), judge)
     meta.update(n_rows=loaded.n_rows, dropped=loaded.dropped_dict())
-    summary = benchmark_summary(records, meta=meta)
+    judge_cfg = (cfg.get("eval") or {}).get("judge") or {}
+    summary = benchmark_summary(
+        records, meta=meta, scoring=spec.scoring, max_unparsed_share=judge_cfg.get("max_unparsed_share")
+    )
     write_json(out_summary, summary)
     Path(f"{out_jsonl}.generated.json").unlink(missing_ok=True)
     return summary

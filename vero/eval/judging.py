@@ -24,7 +24,10 @@ class JudgePreflightError(RuntimeError):
 
 
 def judge_settings(cfg: Mapping) -> Mapping:
-    return (cfg.get("reward") or {}).get("judge") or {}
+    """`reward.judge` (endpoint, key, serving) with `eval.judge`'s model, temperature and length."""
+    from vero.eval.judges import eval_judge_config
+
+    return eval_judge_config(cfg)
 
 
 def judge_wanted(cfg: Mapping, needed: bool) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from vero.categories import CATEGORIES, CATEGORY_NAMES
-from vero.eval.aggregate import checkpoint_summary, read_json, write_json
+from vero.eval.aggregate import checkpoint_summary, expected_benchmarks, read_json, write_json
 from vero.eval.registry import load_registry, paper_reference, registry_path, suite_specs
 from vero.eval.writers import write_text
 
@@ -78,7 +78,10 @@ def evaluate_released(cfg: Mapping, *, name: str, benchmark: str, out_jsonl, out
 def summarize_model(cfg: Mapping, *, name: str, benchmark_jsons, out, track: bool = True) -> dict:
     """summary.json of one model of the target, and its W&B eval run (group "reproduce")."""
     summary = checkpoint_summary(
-        [read_json(p) for p in benchmark_jsons], experiment=name, checkpoint=REPRODUCE_CHECKPOINT
+        [read_json(p) for p in benchmark_jsons],
+        experiment=name,
+        checkpoint=REPRODUCE_CHECKPOINT,
+        expected=expected_benchmarks(cfg),
     )
     summary["model"] = reproduce_models(cfg)[name]
     write_json(out, summary)

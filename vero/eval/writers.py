@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from vero.categories import CATEGORIES
-from vero.eval.aggregate import checkpoint_summary, read_json, write_json
+from vero.eval.aggregate import checkpoint_summary, expected_benchmarks, read_json, write_json
 from vero.eval.registry import paper_reference, registry_path
 
 BASE = "base"
@@ -53,7 +53,9 @@ def summarize_checkpoint(
 ) -> dict:
     """Write summary.json for one (experiment, checkpoint) and log it to a W&B eval run."""
     benches = [read_json(p) for p in benchmark_jsons]
-    summary = checkpoint_summary(benches, experiment=experiment, checkpoint=checkpoint)
+    summary = checkpoint_summary(
+        benches, experiment=experiment, checkpoint=checkpoint, expected=expected_benchmarks(cfg)
+    )
     write_json(out, summary)
     if track:
         log_eval_run(cfg, summary)
