@@ -16,9 +16,11 @@ stored. Per reward type:
   and none twice.
 - web_action: a JSON or Python dict with a gradable ACTION, MARK (not -1) or VALUE (not None).
 - grounding: its first JSON array of objects has a `bbox_2d` of 4 numbers with positive area.
-- clicking: the first such box is ordered (x1 <= x2, y1 <= y2), so a click can land inside it.
-- instruction_following: a dict (JSON or Python literal, possibly JSON-encoded twice) whose
-  `instructions` list names at least one known IFEval checker.
+- clicking: the first such box is ordered (x1 <= x2, y1 <= y2) and overlaps the image (the
+  release only reads a predicted point inside the image), so a click can land inside it.
+- instruction_following: a dict (JSON or Python literal, possibly JSON-encoded twice) with a
+  non-empty `instructions` list naming checkers; when none of them is one of this project's IFEval
+  checkers the row is `reward_rejects_gold` (the release's library has checkers lm-eval's lacks).
 - instruction_following_llm_judge: as instruction_following; `reference` is optional (the
   release's judge is given the whole ground truth).
 - llm_judge: any non-empty text.
@@ -45,6 +47,7 @@ import json
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -171,10 +174,13 @@ def instructions_verdict(payload: dict | None) -> Verdict:
         known = _ifeval_classes()
     except ImportError:  # the IFEval checkers are not installed: judge the structure only
         known = None
-    usable = 0
+    named, usable = [], 0
     for i, item in enumerate(items):
         name = item.get("class") if isinstance(item, dict) else None
-        if not isinstance(name, str) or not name or (known is not None and name not in known):
+        if not isinstance(name, str) or not name:
+            continue
+        named.append(name)
+        if known is not None and name not in known:
             continue
         usable += 1
         args = item.get("args")
@@ -185,8 +191,10 @@ def instructions_verdict(payload: dict | None) -> Verdict:
             return IFEVAL_ARGS_MISSING, (
                 f"instruction {i} ({name}) lacks {missing}: the release's IFEval would draw them at random"
             )
+    if not named:
+        return ANSWER_INVALID, "no instruction names an IFEval checker ('class')"
     if not usable:
-        return ANSWER_INVALID, "no instruction names a known IFEval checker"
+        return REWARD_REJECTS_GOLD, f"none of the IFEval checkers {named[:5]} is one of this project's"
     return None
 
 
@@ -205,10 +213,13 @@ def web_action_verdict(text: str) -> Verdict:
     return None if gradable else (ANSWER_INVALID, "none of ACTION, MARK (not -1) or VALUE (not None)")
 
 
-def answer_verdict(reward_type: str, answer: str, tolerance: Any = None) -> Verdict:
+def answer_verdict(
+    reward_type: str, answer: str, tolerance: Any = None, image_size: Sequence[int] | None = None
+) -> Verdict:
     """(reason code, detail) when `answer` is not kept for `reward_type`, else None.
 
-    `reward_type` must be one of `vero.rewards.REWARD_TYPES`; `tolerance` is the stored value.
+    `reward_type` must be one of `vero.rewards.REWARD_TYPES`; `tolerance` is the stored value;
+    `image_size` (w, h) of the first image, when known, bounds where a click can land.
     """
     if not isinstance(answer, str) or not answer.strip():
         return ANSWER_INVALID, "empty answer"
@@ -245,8 +256,14 @@ def answer_verdict(reward_type: str, answer: str, tolerance: Any = None) -> Verd
         return None if ok else (ANSWER_INVALID, "no bbox_2d [x1, y1, x2, y2] with positive area")
     if reward_type == "clicking":
         boxes = gold_boxes(text)
-        ok = bool(boxes) and _finite(boxes[0]) and boxes[0][0] <= boxes[0][2] and boxes[0][1] <= boxes[0][3]
-        return None if ok else (ANSWER_INVALID, "the first bbox_2d is missing or not x1 <= x2, y1 <= y2")
+        if not boxes or not _finite(boxes[0]) or boxes[0][0] > boxes[0][2] or boxes[0][1] > boxes[0][3]:
+            return ANSWER_INVALID, "the first bbox_2d is missing or not x1 <= x2, y1 <= y2"
+        x1, y1, x2, y2 = boxes[0]
+        if image_size and len(image_size) == 2 and all(v > 0 for v in image_size):
+            w, h = image_size
+            if max(x1, 0) > min(x2, w) or max(y1, 0) > min(y2, h):
+                return ANSWER_INVALID, f"the first bbox_2d {list(boxes[0])} lies outside the {w}x{h} image"
+        return None
     if reward_type in ("instruction_following", "instruction_following_llm_judge"):
         return instructions_verdict(load_dict_payload(text, decode_twice=True))
     return ANSWER_INVALID, f"no answer rule for reward_type {reward_type!r}"

@@ -503,7 +503,7 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
                 lineno += 1
                 where = f"{path}:{lineno}"
                 try:
-                    text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                    text = raw.rstrip(b"\r\n").decode("utf-8-sig" if lineno == 1 else "utf-8")
                 except UnicodeDecodeError as e:
                     yield (
                         where,

@@ -253,7 +253,7 @@ def answer_reason(
     First the forms the release's reward grades (`vero.data.answers`), then the reward code's own
     gold check (`vero.rewards.check_ground_truth`), so a kept sample is one both can grade.
     """
-    verdict = A.answer_verdict(reward_type, answer, tolerance)
+    verdict = A.answer_verdict(reward_type, answer, tolerance, image_size)
     if verdict is not None:
         return verdict
     try:
