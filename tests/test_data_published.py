@@ -125,6 +125,19 @@ def test_every_row_accounted_for_per_category_source_and_reason(sample):
     assert agg["sources"]["vqav2"]["dropped"] == {"duplicate_row": 1}
     md = (d / "fr.md").read_text()
     assert "| captioning_if | 10 |" in md and "| mmk12 | stem | yes | 4 |" in md and "Status: passed" in md
+    # the tables reach the HTML report as tables
+    from vero.report.build import ReportInputs, build_report
+
+    (d / "comparison.csv").write_text("experiment,benchmark,score\nbase,x,0.5\n")
+    page = build_report(
+        ReportInputs(d / "comparison.csv", filter_report_md=d / "fr.md"), d / "r.html"
+    ).read_text()
+    section = page[page.index('id="data-filtering"') :]
+    assert (
+        "<th>category</th><th>read</th>" in section
+        and "<td>mmk12</td><td>stem</td><td>yes</td><td>4</td>" in section
+    )
+    assert "|---|" not in section
     # what came through: image bytes and answers unchanged
     kept = {
         (r["id"], r["split"]): r for cat in CATEGORIES for r in read_parquet_records(d / f"f/{cat}.parquet")
