@@ -5,8 +5,8 @@ figures).
     .venv/bin/python benchmarks/filter.py --rows 50000    # one size
 
 For each size a local dataset in the hub layout is written first (8 configs, i.e. source
-datasets, each a Parquet shard with the `datasets` features: an `image` column holding an HF
-Image, `prompt` chat messages, `ability` round-robin over the release's six domain names,
+datasets, in Parquet shards of 1,250 rows with the `datasets` features: an `image` column holding
+an HF Image, `prompt` chat messages, `ability` round-robin over the release's six domain names,
 `reward_model`, `extra_info`), then two stages run, each in a fresh process so the peak RSS printed
 is that stage's own:
 
@@ -18,8 +18,9 @@ is that stage's own:
 
 Images come from a pool of 256 small noise PNGs (64x64, about 12 KB); about 2 % of the rows are
 malformed (a grounding box with three numbers, a truncated image). Memory should stay flat as rows
-grow: the readers hold one row group, the filter one record batch plus a 12-byte digest per kept
-row, the ingest a 16-byte entry per id (the duplicate-id check).
+grow: the filter holds one record batch plus a 12-byte digest per kept row, the ingest one entry
+per id (the duplicate-id check) and whatever `datasets`' streaming reader holds, which is one
+shard's batches (it keeps them until the shard ends: bigger shards, more memory).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 
 POOL = 256
 CONFIGS = 8
+SHARD_ROWS = 1250  # rows per Parquet shard, the same at every size (datasets' streaming reader holds one)
 ABILITIES = (
     "chart_ocr",
     "knowledge_recognition",
@@ -129,17 +131,15 @@ def write_dataset(n: int, root: Path) -> None:
     yaml = ["---", "configs:"]
     for c in range(CONFIGS):
         config = f"source_{c}"
-        shard = root / config / "train-00000-of-00001.parquet"
-        shard.parent.mkdir(parents=True)
-        with pq.ParquetWriter(shard, features.arrow_schema) as writer:
-            batch = []
-            for i in range(c, n, CONFIGS):
-                batch.append(_row(i, config, pool))
-                if len(batch) == 1000:
-                    writer.write_table(pa.Table.from_pylist(batch, schema=features.arrow_schema))
-                    batch = []
-            if batch:
-                writer.write_table(pa.Table.from_pylist(batch, schema=features.arrow_schema))
+        (root / config).mkdir(parents=True)
+        indices = list(range(c, n, CONFIGS))
+        shards = [indices[k : k + SHARD_ROWS] for k in range(0, len(indices), SHARD_ROWS)]
+        for s, part in enumerate(shards):
+            shard = root / config / f"train-{s:05d}-of-{len(shards):05d}.parquet"
+            with pq.ParquetWriter(shard, features.arrow_schema) as writer:
+                for k in range(0, len(part), 500):
+                    rows = [_row(i, config, pool) for i in part[k : k + 500]]
+                    writer.write_table(pa.Table.from_pylist(rows, schema=features.arrow_schema))
         yaml += [
             f"- config_name: {config}",
             "  data_files:",

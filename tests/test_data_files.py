@@ -123,8 +123,8 @@ def test_duplicate_ids_identical_or_conflicting(tmp_path):
     assert report["written"]["stem"] == 3  # one copy of s-0, the first s-1, s-3
     (same,) = report["examples"]["duplicate_row"]
     (conflict,) = report["examples"]["duplicate_id_conflict"]
-    assert same == f"{path}:3: id 's-0', same content as {path}:1"
-    assert conflict == f"{path}:4: id 's-1', different content from {path}:2"
+    assert same == f"{path}:3: id 's-0' has the same content as a row read before in {path}"
+    assert conflict == f"{path}:4: id 's-1' has different content from a row read before in {path}"
 
 
 def test_the_raw_script_names_an_unreadable_file_without_a_traceback(tmp_path):

@@ -177,7 +177,9 @@ def split_by_category(
     out_dir = Path(out_dir)
     writers = {c: RecordWriter(out_dir / f"{c}.parquet", row_group_size) for c in CATEGORIES}
     ledger = _Ledger()
-    ids: dict[int, tuple[int, str]] = {}  # id digest -> (content digest, where it was read)
+    # id digest -> content digest << 20 | origin number: two ints per row read (~120 bytes)
+    ids: dict[int, int] = {}
+    origins: dict[str, int] = {}
     unknown: dict[str, list] = {}  # ability -> [rows, example] for the origin being read
     origin = None
     stopped_early = False
@@ -210,12 +212,16 @@ def split_by_category(
             key, content = _digest(str(rec.get("id")).encode()), content_digest(rec)
             previous = ids.get(key)
             if previous is not None:
-                same = previous[0] == content
+                same = previous >> 20 == content
+                first = next(o for o, k in origins.items() if k == previous & 0xFFFFF)
                 reason = DUPLICATE_ROW if same else DUPLICATE_ID_CONFLICT
-                how = "same content as" if same else "different content from"
-                ledger.drop(source, cat, reason, f"{where}: id {rec.get('id')!r}, {how} {previous[1]}")
+                how = "the same content as" if same else "different content from"
+                detail = (
+                    f"{where}: id {rec.get('id')!r} has {how} a row read before in {first or 'the source'}"
+                )
+                ledger.drop(source, cat, reason, detail)
                 continue
-            ids[key] = (content, where)
+            ids[key] = content << 20 | origins.setdefault(here, len(origins) % 0x100000)
             if max_per_category is not None and ledger.written[cat] >= max_per_category:
                 ledger.drop(source, cat, OVER_CAP, f"{where} (id {rec.get('id')!r})")
                 continue
