@@ -18,11 +18,17 @@ from typing import Any
 
 from vero.categories import CATEGORIES
 from vero.config import config_hash
-from vero.eval.aggregate import benchmark_summary, checkpoint_summary, read_json, write_json
+from vero.eval.aggregate import (
+    benchmark_summary,
+    checkpoint_summary,
+    expected_benchmarks,
+    read_json,
+    write_json,
+)
 from vero.eval.backends import get_backend
 from vero.eval.registry import get_benchmark, paper_reference, registry_path
 from vero.eval.samples import load_samples
-from vero.eval.scoring import JUDGE_TYPES, score_output
+from vero.eval.scoring import benchmark_coords, needs_judge_for, score_all
 
 BASE = "base"
 # default of evaluate_benchmark(judge=...): build the judge from the config (None means no judge)
@@ -141,7 +147,9 @@ def judge_for(cfg: Mapping, needed: bool = True) -> Iterator[Any]:
     GPUs generation has released (`eval_job_gpus` reserves enough of them); otherwise the client
     talks to `reward.judge.base_url`.
     """
-    judge_cfg = (cfg.get("reward") or {}).get("judge") or {}
+    from vero.eval.judges import eval_judge_config
+
+    judge_cfg = eval_judge_config(cfg)
     if not (judge_cfg.get("enabled") and needed):
         yield None
         return
@@ -173,12 +181,6 @@ def eval_job_gpus(cfg: Mapping, benchmark: str, configured: int) -> int:
     if judge_on and serve.get("enabled") and may_need_judge(get_benchmark(cfg, benchmark)):
         return max(int(configured), int(serve.get("gpus", 1)))
     return int(configured)
-
-
-def _coords(cfg: Mapping) -> str:
-    from vero.models import coords_for
-
-    return coords_for(cfg["model"]["family"])
 
 
 def evaluate_benchmark(
@@ -240,7 +242,7 @@ def evaluate_benchmark(
                 backend.close()
         texts, counts, seconds = gen.texts, gen.completion_tokens or [None] * len(samples), gen.seconds
         write_json(partial, {"key": key, "texts": texts, "completion_tokens": counts, "seconds": seconds})
-    needs_judge = any(s.reward_type in JUDGE_TYPES for s in samples)
+    needs_judge = needs_judge_for(spec, samples)
     with judge_for(cfg, needs_judge) if judge is FROM_CONFIG else nullcontext(judge) as judge:
         scores = score_all(
             samples,
@@ -249,7 +251,9 @@ def evaluate_benchmark(
             judge=judge,
             judge_concurrency=int(((cfg.get("reward") or {}).get("judge") or {}).get("max_concurrency", 16)),
             desc=f"score[{benchmark}]",
-            coords=_coords(cfg),
+            coords=benchmark_coords(cfg, spec),
+            scoring=spec.scoring,
+            judge_retries=int((ev.get("judge") or {}).get("unparsed_retries", 2)),
             max_completion_tokens=gen_settings["max_new_tokens"],
             require_format=bool(ev.get("require_format", False)),
             reward_config=cfg.get("reward"),
@@ -293,7 +297,12 @@ def evaluate_benchmark(
         },
         "judge": judge is not None,
     }
-    summary = benchmark_summary(records, meta=meta)
+    summary = benchmark_summary(
+        records,
+        meta=meta,
+        scoring=spec.scoring,
+        max_unparsed_share=(ev.get("judge") or {}).get("max_unparsed_share"),
+    )
     write_json(out_summary, summary)
     partial.unlink(missing_ok=True)
     return summary
@@ -310,44 +319,6 @@ def _read_generated(path: Path, key: str) -> tuple[list[str], list[int | None], 
     if doc.get("key") != key:
         return None
     return list(doc["texts"]), list(doc["completion_tokens"]), float(doc.get("seconds", 0.0))
-
-
-def score_all(
-    samples: Sequence,
-    texts: Sequence[str],
-    counts: Sequence[int | None],
-    *,
-    judge: Any,
-    judge_concurrency: int = 16,
-    desc: str = "score",
-    **score_kwargs: Any,
-) -> list[dict]:
-    """Score every output. Judge-scored samples wait on an HTTP endpoint, so they run in a thread
-    pool (the judge client bounds its own concurrency); the rest run in this thread, where
-    math-verify's signal-based timeout works."""
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
-    from tqdm.auto import tqdm
-
-    results: list[dict | None] = [None] * len(samples)
-    remote = [i for i, s in enumerate(samples) if judge is not None and s.reward_type in JUDGE_TYPES]
-    remote_set = set(remote)
-
-    def one(i: int) -> dict:
-        return score_output(samples[i], texts[i], judge=judge, completion_tokens=counts[i], **score_kwargs)
-
-    with tqdm(total=len(samples), desc=desc, unit="sample", mininterval=5, file=sys.stderr) as bar:
-        for i in range(len(samples)):
-            if i not in remote_set:
-                results[i] = one(i)
-                bar.update(1)
-        if remote:
-            with ThreadPoolExecutor(max(1, judge_concurrency)) as pool:
-                futures = {pool.submit(one, i): i for i in remote}
-                for fut in as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    bar.update(1)
-    return results  # type: ignore[return-value]
 
 
 def _write_jsonl(path: str | Path, records: Sequence[Mapping]) -> None:
@@ -371,7 +342,9 @@ def summarize_checkpoint(
 ) -> dict:
     """Write summary.json for one (experiment, checkpoint) and log it to a W&B eval run."""
     benches = [read_json(p) for p in benchmark_jsons]
-    summary = checkpoint_summary(benches, experiment=experiment, checkpoint=checkpoint)
+    summary = checkpoint_summary(
+        benches, experiment=experiment, checkpoint=checkpoint, expected=expected_benchmarks(cfg)
+    )
     write_json(out, summary)
     if track:
         log_eval_run(cfg, summary)

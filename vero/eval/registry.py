@@ -63,6 +63,9 @@ class BenchmarkSpec:
     reward_type: str | None = None
     mc_when_options: bool = False
     question_template: str | None = None
+    # how evaluation scores the benchmark as the Vero release does (vero.eval.scorers); empty for
+    # the mini suite, which is scored through the training reward routes
+    scoring: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def hub_parts(self) -> list[tuple[str, str | None]]:
@@ -241,6 +244,25 @@ def load_registry(path: str | Path = DEFAULT_REGISTRY) -> dict[str, BenchmarkSpe
                 str(path), f"benchmarks.{key}", f"the prefix {MINI_PREFIX!r} is reserved for the mini suite"
             )
         specs[str(key)] = _parse_entry(str(key), entry, str(path))
+    return _with_scoring(specs, doc.get("scoring"), str(path))
+
+
+def _with_scoring(specs: dict[str, BenchmarkSpec], section: Any, source: str) -> dict[str, BenchmarkSpec]:
+    """Attach each benchmark's entry of the registry's `scoring:` section (validated by
+    vero.eval.scorers.check_scoring) to its spec."""
+    if section is None:
+        return specs
+    if not isinstance(section, Mapping):
+        raise _err(source, "scoring", "expected a mapping of benchmark → scoring block")
+    from vero.eval.scorers import check_scoring
+
+    for key, block in section.items():
+        if key not in specs:
+            raise _err(source, f"scoring.{key}", f"not a benchmark of the registry; known: {list(specs)}")
+        try:
+            specs[key] = replace(specs[key], scoring=check_scoring(block))
+        except ValueError as e:
+            raise _err(source, f"scoring.{key}", str(e)) from e
     return specs
 
 
@@ -251,8 +273,11 @@ def paper_reference(path: str | Path = DEFAULT_REGISTRY) -> dict:
 
 def may_need_judge(spec: BenchmarkSpec) -> bool:
     """Whether a benchmark can have judge-scored samples (mini benchmarks: decided per row)."""
+    from vero.eval.scorers import is_judge_method
     from vero.rewards.types import JUDGE_REWARD_TYPES
 
+    if spec.scoring.get("method"):
+        return is_judge_method(spec.scoring["method"])
     return spec.is_mini or spec.reward_type in JUDGE_REWARD_TYPES
 
 
