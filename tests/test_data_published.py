@@ -227,3 +227,17 @@ def test_training_rows_carry_the_dataset_prompt_through_load_mix(sample, tmp_pat
         assert row["prompt"][0]["content"][0]["text"] == SYSTEM_MESSAGE
         assert [p["type"] for p in row["prompt"][1]["content"]] == ["image", "text"]
         assert row["prompt"][1]["content"][1]["text"] == "\n" + row["question"]
+
+
+def test_a_truncated_hub_shard_fails_naming_the_config_and_the_file(sample, tmp_path):
+    import shutil
+
+    from vero.data.readers import SourceError, iter_hub_records
+
+    hub = tmp_path / "hub"
+    shutil.copytree(sample["hub"]["hub_id"], hub)
+    shard = hub / "mmk12" / "train-00000-of-00001.parquet"
+    shard.write_bytes(shard.read_bytes()[:3000])
+    with pytest.raises(SourceError, match=r"config 'mmk12' split 'train'") as err:
+        list(iter_hub_records(str(hub), ["mmk12"], "train", streaming=True))
+    assert f"unreadable: {shard} (ArrowInvalid" in str(err.value)

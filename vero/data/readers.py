@@ -424,6 +424,27 @@ def _raw_image_columns(ds):
     return ds
 
 
+def _unreadable_shards(hub_id: str, config: str, split: str) -> str:
+    """ ", unreadable: <file> (<message>)" for the Parquet shards of a local dataset that pyarrow
+    cannot open (`datasets` names the config, not always the file); "" when none is found."""
+    if not Path(hub_id).is_dir():
+        return ""
+    try:
+        import datasets
+        import pyarrow.parquet as pq
+
+        files = datasets.load_dataset_builder(hub_id, config).config.data_files.get(split) or []
+        bad = []
+        for f in files:
+            try:
+                pq.ParquetFile(str(f)).metadata  # noqa: B018 (reads the footer)
+            except Exception as e:
+                bad.append(f"{f} ({type(e).__name__}: {e})")
+        return "; unreadable: " + "; ".join(bad) if bad else ""
+    except Exception:  # the search is a courtesy: never hide the original error
+        return ""
+
+
 def _splits(split: str | Sequence[str]) -> list[str]:
     return [split] if isinstance(split, str) else list(split)
 
@@ -455,7 +476,8 @@ def iter_hub_records(
                 ds = _raw_image_columns(ds)
                 rows = iter(ds)
             except Exception as e:
-                raise SourceError(f"{origin}: cannot load it: {type(e).__name__}: {e}") from e
+                where = _unreadable_shards(hub_id, config, sp)
+                raise SourceError(f"{origin}: cannot load it: {type(e).__name__}: {e}{where}") from e
             i = 0
             while max_rows is None or i < max_rows:
                 try:
@@ -463,8 +485,9 @@ def iter_hub_records(
                 except StopIteration:
                     break
                 except Exception as e:  # a truncated or corrupt shard: name where reading stopped
+                    where = _unreadable_shards(hub_id, config, sp)
                     raise SourceError(
-                        f"{origin}: reading failed after {i} rows: {type(e).__name__}: {e}"
+                        f"{origin}: reading failed after {i} rows: {type(e).__name__}: {e}{where}"
                     ) from e
                 yield _convert(
                     row,
