@@ -149,9 +149,11 @@ def _finite(box: tuple[float, ...]) -> bool:
 
 @lru_cache(maxsize=1)
 def _ifeval_classes() -> dict[str, type]:
-    from vero.rewards.ifeval import instruction_classes
+    """The checkers the reward knows, by class name and by IFEval instruction id (raises ImportError
+    only when lm-eval's IFEval modules are absent)."""
+    from vero.rewards.ifeval import release_classes
 
-    return instruction_classes()
+    return release_classes(instruction_ids=True, regex_sentences=False)
 
 
 @lru_cache(maxsize=1024)
