@@ -25,6 +25,7 @@ file (the vLLM tier's `.venv-vllm`, scripts/vllm_env.sh) must hold exactly.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import subprocess
@@ -116,8 +117,11 @@ def read_env(path: str | Path) -> EnvSpec:
     return EnvSpec(path=path, python=python, requirements=pip_reqs)
 
 
+@functools.cache
 def uv_binary() -> str:
-    """The uv executable of this environment (the `uv` package of the dev extra)."""
+    """The uv executable of this environment (the `uv` package of the dev extra). Cached, and
+    looked up before `resolve_all` starts its threads: uv's lookup reads `sysconfig`, whose first
+    initialisation is not thread-safe."""
     try:
         from uv import find_uv_bin
     except ImportError as exc:
@@ -201,6 +205,7 @@ def resolve_all(paths: Sequence[str | Path], **kwargs) -> tuple[list[Resolution]
         except EnvCheckError as exc:
             return exc
 
+    uv_binary()  # once, in this thread (see uv_binary)
     with ThreadPoolExecutor(max_workers=max(1, len(specs))) as pool:
         outcomes = list(pool.map(one, specs))
     resolved = [o for o in outcomes if isinstance(o, Resolution)]
