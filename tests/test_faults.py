@@ -71,6 +71,7 @@ TRAIN_ONLY_SNAKEFILE = """
 # The project's config handling and train rule as they are, without the data and model rules:
 # the test writes their outputs (a mix, the tiny model) itself, which saves minutes of CPU.
 include: "{repo}/rules/common.smk"
+include: "{repo}/rules/envs.smk"
 include: "{repo}/rules/train.smk"
 """
 
@@ -737,7 +738,7 @@ def test_the_train_rule_runs_the_trainer_itself_and_gives_it_snakemakes_stderr()
     fd 3 = Snakemake's stderr for the error line (workflow_scripts/train.py --error-fd)."""
     rule = (REPO / "rules" / "train.smk").read_text()
     shell = rule.split("rule train_experiment:", 1)[1].split("shell:", 1)[1]
-    assert '"exec python workflow_scripts/train.py' in shell
+    assert 'exec python workflow_scripts/train.py --config-json' in shell
     assert "--error-fd 3 3>&2 > {log} 2>&1" in shell
 
 

@@ -17,10 +17,11 @@ def main(argv=None):
     from vero.config import ConfigError, load_config
     from vero.data.mixing import MixError
     from vero.data.stages import mix_stage
+    from vero.prompts import PromptError
 
     try:
         mix_stage(load_config(a.config_json), a.experiment, a.filtered_dir, a.out)
-    except (MixError, ConfigError) as err:
+    except (MixError, ConfigError, PromptError) as err:
         sys.exit(f"data_mix: {err}")
 
 

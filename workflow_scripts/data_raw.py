@@ -1,6 +1,7 @@
 """Read the configured training source into data/raw/{category}.parquet (rule data_raw)."""
 
 import argparse
+import sys
 
 from vero.runtime import setup_cpu
 
@@ -13,9 +14,13 @@ def main(argv=None):
     a = p.parse_args(argv)
     setup_cpu()
     from vero.config import load_config
+    from vero.data.readers import SourceError
     from vero.data.stages import raw_stage
 
-    raw_stage(load_config(a.config_json), a.out_dir, a.report)
+    try:
+        raw_stage(load_config(a.config_json), a.out_dir, a.report)
+    except SourceError as err:  # an unreadable file, an unknown config or unmapped ability values
+        sys.exit(f"data_raw: {err}")
 
 
 if __name__ == "__main__":

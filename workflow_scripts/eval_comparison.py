@@ -14,7 +14,8 @@ def main(argv=None):
     p.add_argument("--out-csv", required=True)
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.eval.evaluate import load_config_json, parse_named_paths, write_comparison
+    from vero.eval.evaluate import load_config_json, parse_named_paths
+    from vero.eval.writers import write_comparison
 
     paths = parse_named_paths(a.summary, "--summary")
     md, _ = write_comparison(

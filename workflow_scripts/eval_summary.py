@@ -16,7 +16,8 @@ def main(argv=None):
     p.add_argument("--no-wandb", action="store_true", help="skip the W&B eval run")
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.eval.evaluate import load_config_json, summarize_checkpoint
+    from vero.eval.evaluate import load_config_json
+    from vero.eval.writers import summarize_checkpoint
 
     s = summarize_checkpoint(
         load_config_json(a.config_json),

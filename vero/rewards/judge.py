@@ -201,6 +201,7 @@ class JudgeClient:
         max_tokens: int = 1024,
         enable_thinking: bool = False,
         self_evaluation: str = "monitor",
+        sampling: Mapping[str, float] | None = None,
     ) -> None:
         if max_concurrency < 1 or retries < 0 or timeout_s <= 0 or backoff_s < 0:
             raise ValueError("judge: max_concurrency >= 1, retries >= 0, timeout_s > 0, backoff_s >= 0")
@@ -219,6 +220,7 @@ class JudgeClient:
         self.max_tokens = max_tokens
         self.enable_thinking = enable_thinking
         self.self_evaluation = self_evaluation
+        self.sampling = dict(sampling or {})  # further sampling parameters (presence_penalty, ...)
         self.stats: Counter = Counter()  # JudgeResult.status of every reply this client got
 
     @property
@@ -244,6 +246,9 @@ class JudgeClient:
             max_tokens=int(judge_cfg.get("max_tokens", 1024)),
             enable_thinking=bool(judge_cfg.get("enable_thinking", False)),
             self_evaluation=str(judge_cfg.get("self_evaluation", "monitor")),
+            sampling={
+                k: float(judge_cfg.get(k, 0.0)) for k in ("presence_penalty", "frequency_penalty", "min_p")
+            },
         )
 
     def __repr__(self) -> str:  # never show the key
@@ -269,6 +274,7 @@ class JudgeClient:
             "top_k": self.top_k,
             "max_tokens": self.max_tokens,
             "chat_template_kwargs": {"enable_thinking": self.enable_thinking},
+            **self.sampling,
         }
 
     async def _post(self, client: httpx.AsyncClient, body: dict) -> str:
@@ -456,6 +462,38 @@ class TrainingJudge:
         counts = {k: int(self._counts.get(k, 0)) for k in names}
         self._counts.clear()
         return counts
+
+    async def complete_many(
+        self, conversations: Sequence[Sequence[Mapping[str, Any]]], *, max_tokens: int | None = None
+    ) -> list[str]:
+        """The reply text of each chat (a list of OpenAI-style messages), sent concurrently (at most
+        `max_concurrency` in flight) with this client's model, sampling settings, timeout and
+        retries; in order. Evaluation's per-benchmark graders (vero.eval.judges) build the chats."""
+        if not conversations:
+            return []
+        semaphore = asyncio.Semaphore(self.max_concurrency)
+        limits = httpx.Limits(max_connections=self.max_concurrency)
+
+        async def one(client: httpx.AsyncClient, messages: Sequence[Mapping[str, Any]]) -> str:
+            body = {
+                "model": self.model,
+                "messages": [dict(m) for m in messages],
+                "temperature": self.temperature,
+                "top_p": self.top_p,
+                "top_k": self.top_k,
+                "max_tokens": int(max_tokens or self.max_tokens),
+                "chat_template_kwargs": {"enable_thinking": self.enable_thinking},
+            }
+            async with semaphore:
+                return await self._post(client, body)
+
+        async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(self.timeout_s)) as client:
+            return list(await asyncio.gather(*(one(client, m) for m in conversations)))
+
+    def complete_many_sync(
+        self, conversations: Sequence[Sequence[Mapping[str, Any]]], *, max_tokens: int | None = None
+    ) -> list[str]:
+        return run_coroutine(self.complete_many(conversations, max_tokens=max_tokens))
 
 
 def run_coroutine(coro):

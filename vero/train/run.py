@@ -177,7 +177,18 @@ def check_judge(resolved: Mapping, dataset) -> Any:
         return None
     from vero.rewards.judge import preflight
 
-    report = preflight(client)
+    serve = resolved["reward"]["judge"].get("serve") or {}
+    root = os.environ.get(JUDGE_BASE_URL_ENV, "").removesuffix("/v1").rstrip("/")
+    asleep = bool(serve.get("enabled") and serve.get("layout") == "shared" and root)
+    if asleep:  # a judge sharing the training GPUs sleeps until rewards are scored (vero.serving)
+        from vero.train.release import _post
+
+        _post(f"{root}/wake_up")
+    try:
+        report = preflight(client)
+    finally:
+        if asleep:
+            _post(f"{root}/sleep?level={int(serve.get('sleep_level', 1))}")
     print(
         f"[vero.train] judge {client.endpoint} ({client.model}) answered the preflight probe with SCORE "
         f"{report.probe.raw_score} in {report.seconds:.1f} s; a request with no answer fails after "
@@ -261,6 +272,10 @@ def run_experiment(
         raise ConfigError(f"config key 'train.resume': {resume!r} is not one of ['auto', 'never']")
     processes = num_processes or world_size_from_env()
     use_cpu = not torch.cuda.is_available()
+    if not use_cpu:  # the memory plan must fit before a GPU is used (vero.plan names the key)
+        from vero.plan import check_fits
+
+        check_fits(resolved, num_processes=processes, base_model=base_model)
     single_category = len(resolved["categories"]) == 1
     if train["trainer"] == "rl":
         check_block_alignment(
@@ -287,12 +302,17 @@ def run_experiment(
             mix_batch_size=int(resolved["mix"]["batch_size"]),
             single_category=single_category,
             system_prompt=train.get("system_prompt"),
+            prompt=(config.get("data") or {}).get("prompt"),
             trainer=train["trainer"],
             coords=coords,
         )
+        judge = check_judge(resolved, dataset)  # before any model file is read: a dead judge fails in seconds
+        if train["trainer"] == "rl":  # over-long prompts go at data time (vero.train.data)
+            from vero.train.data import filter_overlong_prompts_for
+
+            dataset = filter_overlong_prompts_for(resolved, dataset, report, str(base_model))
     if report.dropped:
         print(f"[vero.train] {mix_path}: dropped {dict(report.dropped)}", file=sys.stderr)
-    judge = check_judge(resolved, dataset)  # before the model is loaded: a dead judge fails in seconds
 
     tracked = _start_tracking(resolved, output_dir)
     # TRL and transformers never talk to W&B themselves (report_to "none"): TRL logs its profiling
@@ -435,11 +455,10 @@ def _make_trainer(resolved, trl_kwargs, model, processor, dataset, callbacks, ou
             processing_class=processor,
             callbacks=callbacks,
         )
-    from trl import GRPOConfig
-
     from vero.models import coords_for
     from vero.rewards import make_trl_reward
     from vero.rewards.judge import TrainingJudge
+    from vero.train.release import VeroGRPOConfig
     from vero.train.trainer import VeroGRPOTrainer
 
     training_judge = TrainingJudge(judge) if judge is not None else None
@@ -460,7 +479,7 @@ def _make_trainer(resolved, trl_kwargs, model, processor, dataset, callbacks, ou
     return VeroGRPOTrainer(
         model=model,
         reward_funcs=[recorder],
-        args=GRPOConfig(**trl_kwargs),
+        args=VeroGRPOConfig(**trl_kwargs),
         train_dataset=dataset,
         processing_class=processor,
         callbacks=callbacks,

@@ -36,6 +36,7 @@ from transformers import TrainerCallback
 from transformers.integrations import WandbCallback
 from trl import GRPOTrainer, SFTTrainer
 
+from vero.train.release import ReleaseSemanticsMixin
 from vero.train.sampler import BlockRepeatSampler
 
 
@@ -142,7 +143,10 @@ class CheckpointGuard:
         return result
 
 
-class VeroGRPOTrainer(CheckpointGuard, GRPOTrainer):
+class VeroGRPOTrainer(CheckpointGuard, ReleaseSemanticsMixin, GRPOTrainer):
+    """Advantage ε and the shared judge (vero.train.release.ReleaseSemanticsMixin), guarded
+    checkpoints (CheckpointGuard), the mix's category-balanced rollout batches (the sampler)."""
+
     def __init__(self, *args, **kwargs):
         grpo_logger = logging.getLogger(GRPOTrainer.__module__)
         if _UNSCORED_FILTER not in grpo_logger.filters:
