@@ -175,6 +175,8 @@ def check_judge(resolved: Mapping, dataset) -> Any:
     client = _judge_for(resolved["reward"])
     if client is None or train["trainer"] != "rl" or not needs_judge(dataset, train.get("reward", "vero")):
         return None
+    if not is_main_process():  # one check per job: the first process's (same endpoint)
+        return client
     from vero.rewards.judge import preflight
 
     serve = resolved["reward"]["judge"].get("serve") or {}
