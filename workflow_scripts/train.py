@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -122,6 +123,8 @@ def main(argv=None):
 
     try:
         final = run_experiment(cfg, a.experiment, a.output_dir, a.mix, a.base_model, resume=resume)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):  # trained: a late signal changes nothing
+            signal.signal(sig, signal.SIG_IGN)
     except TrainingPreempted as exc:  # checkpoint saved; SLURM requeues, the rerun resumes
         report(f"train: {exc}", error_fd)
         if exc.requeue:

@@ -359,12 +359,17 @@ def run_experiment(
         _use_fault_tolerant_wandb(trainer)
     try:
         train_until_stopped(trainer, preemption, output_dir, checkpoint, experiment)
+        # A stop signal from here on is noted and otherwise ignored: the run is trained, and
+        # writing final/ takes less than training it again would.
+        preemption.training_done = True
+        preemption.install()
         final_dir = _save_final(trainer, processor, output_dir)
         if tracked is not None:
             tracked.summary_update({"final_dir": final_dir, "global_step": trainer.state.global_step})
     finally:
         if tracked is not None:
             tracked.finish()
+        preemption.restore()
     return final_dir
 
 

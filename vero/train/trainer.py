@@ -343,6 +343,7 @@ class PreemptionCallback(TrainerCallback):
         self.in_update = False
         self._previous: dict[int, Any] = {}
         self._rng: dict[str, Any] | None = None  # RNG states at the end of the last finished step
+        self.training_done = False  # set once train() has returned: a signal then only waits for final/
 
     @property
     def signal_name(self) -> str | None:
@@ -354,9 +355,13 @@ class PreemptionCallback(TrainerCallback):
             raise KeyboardInterrupt
         if not self.requested:
             self.requested = signum
+            then = (
+                "training is done: writing final/ first"
+                if self.training_done
+                else "saving a checkpoint at the end of this rollout batch, then stopping"
+            )
             print(
-                f"[vero.train] {signal.Signals(signum).name} ({STOP_SIGNALS[signum]}): saving a checkpoint "
-                "at the end of this rollout batch, then stopping",
+                f"[vero.train] {signal.Signals(signum).name} ({STOP_SIGNALS[signum]}): {then}",
                 file=sys.stderr,
                 flush=True,
             )
