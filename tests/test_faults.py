@@ -217,7 +217,11 @@ class StubJudgeProcess:
             [sys.executable, str(script), str(port_file), JUDGE_MODEL, str(delay_s), str(self.record)],
             start_new_session=True,
         )
-        wait_for(port_file.exists, 30, "the stub judge to listen", self.proc)
+        try:
+            wait_for(port_file.exists, 30, "the stub judge to listen", self.proc)
+        except BaseException:
+            self.stop()
+            raise
         self.url = f"http://127.0.0.1:{port_file.read_text()}/v1"
 
     def statuses(self) -> list[str]:
@@ -229,6 +233,20 @@ class StubJudgeProcess:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+
+
+@pytest.fixture
+def stub_judge(tmp_path):
+    """Start stub judge processes (`stub_judge(name, delay_s)`); every one is stopped at teardown."""
+    started: list[StubJudgeProcess] = []
+
+    def start(name: str, delay_s: float = 0.0) -> StubJudgeProcess:
+        started.append(StubJudgeProcess(tmp_path / name, delay_s))
+        return started[-1]
+
+    yield start
+    for stub in started:
+        stub.stop()
 
 
 def judge_every_completion(reward_cfg, *, judge=None, **kwargs):
@@ -299,7 +317,7 @@ def env_for_jobs(tmp_path: Path) -> dict:
 
 @pytest.mark.slow
 def test_sigterm_to_every_process_of_the_job_loses_no_step_and_the_resumed_run_is_exact(
-    tiny_vlm_dir, mix, tmp_path, monkeypatch
+    tiny_vlm_dir, mix, tmp_path, monkeypatch, stub_judge
 ):
     """What SLURM does at preemption or requeue: SIGTERM to each process of the job step. Here W&B's
     service goes first, then the judge server, in the middle of a rollout batch's judging; then the
@@ -309,14 +327,12 @@ def test_sigterm_to_every_process_of_the_job_loses_no_step_and_the_resumed_run_i
     from vero.train import run_experiment
 
     # the uninterrupted run, in this process
-    stub = StubJudgeProcess(tmp_path / "judge-u")
-    try:
-        monkeypatch.setattr(vero.rewards, "make_trl_reward", judge_every_completion)
-        cfg_u = judged_config(tmp_path / "u", stub.url)
-        run_experiment(cfg_u, "mixed", tmp_path / "u" / "run", mix, tiny_vlm_dir)
-        served_u = stub.statuses()
-    finally:
-        stub.stop()
+    stub = stub_judge("judge-u")
+    monkeypatch.setattr(vero.rewards, "make_trl_reward", judge_every_completion)
+    cfg_u = judged_config(tmp_path / "u", stub.url)
+    run_experiment(cfg_u, "mixed", tmp_path / "u" / "run", mix, tiny_vlm_dir)
+    served_u = stub.statuses()
+    stub.stop()
     ref = step_entries(tmp_path / "u" / "run")
     assert [e["step"] for e in ref] == [1, 2, 3, 4]
     # two rollout batches of 24 completions, each judged once (+ the preflight probe)
@@ -329,7 +345,7 @@ def test_sigterm_to_every_process_of_the_job_loses_no_step_and_the_resumed_run_i
     }
 
     # the same run through workflow_scripts/train.py, W&B on, killed while batch 2 is judged
-    stub = StubJudgeProcess(tmp_path / "judge-i", delay_s=0.25)
+    stub = stub_judge("judge-i", delay_s=0.25)
     cfg_i = judged_config(tmp_path / "i", stub.url)
     cfg_json = tmp_path / "i" / "resolved_config.json"
     cfg_json.parent.mkdir(parents=True, exist_ok=True)
@@ -352,7 +368,7 @@ def test_sigterm_to_every_process_of_the_job_loses_no_step_and_the_resumed_run_i
     finally:
         if job.poll() is None:
             job.kill()
-        stub.stop()
+            job.wait()
     assert job.returncode == 143, stderr[-4000:]
     assert "stopped by SIGTERM" in stderr and "failed after the request (JudgeUnavailable" in stderr
     assert "Traceback" not in stderr.split("train: mixed: stopped by SIGTERM", 1)[1]  # a clean exit
@@ -360,13 +376,10 @@ def test_sigterm_to_every_process_of_the_job_loses_no_step_and_the_resumed_run_i
     assert not (run_dir / "final").exists() and not list(run_dir.glob("checkpoint-[34]"))
 
     # the rerun: a fresh process and a fresh judge, as a requeued job
-    stub = StubJudgeProcess(tmp_path / "judge-r")
-    try:
-        cfg_i["reward"]["judge"]["base_url"] = stub.url
-        cfg_json.write_text(json.dumps(cfg_i))
-        rerun = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    finally:
-        stub.stop()
+    stub = stub_judge("judge-r")
+    cfg_i["reward"]["judge"]["base_url"] = stub.url
+    cfg_json.write_text(json.dumps(cfg_i))
+    rerun = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-4000:]
     starts = json.loads((run_dir / "run_info.json").read_text())["starts"]
     assert [s["start_step"] for s in starts] == [0, 2]
@@ -738,7 +751,7 @@ def test_the_train_rule_runs_the_trainer_itself_and_gives_it_snakemakes_stderr()
     fd 3 = Snakemake's stderr for the error line (workflow_scripts/train.py --error-fd)."""
     rule = (REPO / "rules" / "train.smk").read_text()
     shell = rule.split("rule train_experiment:", 1)[1].split("shell:", 1)[1]
-    assert 'exec python workflow_scripts/train.py --config-json' in shell
+    assert "exec python workflow_scripts/train.py --config-json" in shell
     assert "--error-fd 3 3>&2 > {log} 2>&1" in shell
 
 
