@@ -28,7 +28,6 @@ import json
 import logging
 import random
 import re
-import types
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -70,12 +69,6 @@ def _ifeval_modules():
     finally:
         nltk.download = real_download
 
-    if not punkt:
-        proxy = types.SimpleNamespace(**{k: getattr(nltk, k) for k in ("tokenize", "data")})
-        proxy.word_tokenize = lambda text, language="english", preserve_line=False: nltk.word_tokenize(
-            text, language=language, preserve_line=True
-        )
-        instructions_util.nltk = proxy
     try:
         from langdetect import DetectorFactory
         from langdetect.detector_factory import init_factory
