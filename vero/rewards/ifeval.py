@@ -281,7 +281,9 @@ def _build_drawing(cls: type, name: str, args: dict):
     missing, or falsy where the release tests it with `not`) is drawn anew at every call in the release."""
     state = random.getstate()
     checker = _build_one(cls, name, args)
-    return checker, random.getstate() != state
+    drew = random.getstate() != state
+    random.setstate(state)  # the caller's random stream is left as it was
+    return checker, drew
 
 
 def instruction_status(name: object, args: object, *, instruction_ids: bool = True) -> str:
