@@ -7,8 +7,11 @@ import json
 
 import nltk
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vero.rewards import compute_reward, ifeval
+from vero.rewards.ifeval_checkers import Counting
 from vero.rewards.nltk_punkt import FILES, RESOURCE, ensure_punkt, write_punkt_tab
 
 # Sizes of NLTK's own punkt_tab/english files (the published punkt_tab package): the model written from
@@ -120,3 +123,21 @@ def test_checkers_without_sentences_do_not_depend_on_punkt(without_punkt):
     gold, completion = _if("[a] [b]", "SquareBracketChecker")
     r = compute_reward(completion, reward_type="instruction_following", answer=gold, semantics="release")
     assert (r.accuracy, r.flags) == (1.0, ())
+
+
+ALPHABET = "ab Z.,;:!?'\"`()[]{}<>-*$%#@&«»“”‘’…\n\t\u00a0\u2003\x1c\u180e\u200bßé中😀0123456789"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=ALPHABET, max_size=80))
+def test_word_count_bounds_hold_for_nltk_words(text):
+    """The shortcut of NumberOfWords: nltk's word count lies between the whitespace chunks and the
+    non-space characters, and count_words_near compares with any threshold as the true count does."""
+    counting = Counting(punkt=True)
+    true = len(nltk.word_tokenize(text))
+    assert len(counting.words(text)) == true
+    chunks = text.split()
+    assert len(chunks) <= true <= sum(map(len, chunks))
+    for threshold in (0, 1, 2, 5, 10, 40):
+        near = counting.count_words_near(text, threshold)
+        assert (near >= threshold) == (true >= threshold)

@@ -38,6 +38,7 @@ from vero.rewards.ifeval_checkers import (
     compare,
     draw_keywords,
 )
+from vero.rewards.langdetect_fast import detect as detect_language
 from vero.rewards.nltk_punkt import ensure_punkt
 
 if TYPE_CHECKING:
@@ -114,6 +115,17 @@ RELEASE_LANGUAGES = ("en", "zh", "fr", "es", "de", "it", "pt", "ru", "ja", "ko")
 _CHANGE = r"\*[^*\n]+\*"
 
 
+def _language_is(text: str, language: str) -> bool:
+    """IFEval's language test: langdetect's answer is `language`; text without features counts as
+    following (langdetect raises there)."""
+    from langdetect.lang_detect_exception import LangDetectException
+
+    try:
+        return detect_language(text) == language
+    except LangDetectException:
+        return True
+
+
 @lru_cache(maxsize=4)
 def release_classes(instruction_ids: bool, regex_sentences: bool) -> dict[str, type]:
     """Every checker class the release's reward can resolve, by class name (76: IFEval's 29 with the
@@ -144,7 +156,8 @@ def release_classes(instruction_ids: bool, regex_sentences: bool) -> dict[str, t
 
     class NumberOfWords(instructions.NumberOfWords):
         def check_following(self, value):
-            return compare(self._comparison_relation, len(counting.words(value)), self._num_words)
+            n = counting.count_words_near(value, self._num_words)
+            return compare(self._comparison_relation, n, self._num_words)
 
     class KeySentenceChecker(instructions.KeySentenceChecker):
         def check_following(self, value):
@@ -156,12 +169,24 @@ def release_classes(instruction_ids: bool, regex_sentences: bool) -> dict[str, t
             n = len([w for w in counting.words(value) if w.isupper()])
             return n < self._frequency if self._comparison_relation == "less than" else n >= self._frequency
 
+    # langdetect's answer, computed faster (vero.rewards.langdetect_fast); no features: "followed"
     class ResponseLanguageChecker(instructions.ResponseLanguageChecker):
         def build_description(self, *, language=None):
             self._language = random.choice(RELEASE_LANGUAGES) if language is None else language
             if self._language not in RELEASE_LANGUAGES:
                 raise KeyError(language)  # the release's language table has no such entry
             return f"Answer in the language with code {self._language}."
+
+        def check_following(self, value):
+            return _language_is(value, self._language)
+
+    class CapitalLettersEnglishChecker(instructions.CapitalLettersEnglishChecker):
+        def check_following(self, value):
+            return value.isupper() and _language_is(value, "en")
+
+    class LowercaseLettersEnglishChecker(instructions.LowercaseLettersEnglishChecker):
+        def check_following(self, value):
+            return value.islower() and _language_is(value, "en")
 
     # The release draws a missing keyword from its own pool: drawn here, lm-eval's build then keeps it.
     class KeywordChecker(instructions.KeywordChecker):
@@ -200,6 +225,8 @@ def release_classes(instruction_ids: bool, regex_sentences: bool) -> dict[str, t
             KeySentenceChecker,
             CapitalWordFrequencyChecker,
             ResponseLanguageChecker,
+            CapitalLettersEnglishChecker,
+            LowercaseLettersEnglishChecker,
             KeywordChecker,
             KeywordFrequencyChecker,
             ForbiddenWords,
@@ -220,6 +247,22 @@ def release_classes(instruction_ids: bool, regex_sentences: bool) -> dict[str, t
         for iid, name in IFEVALG_IDS.items():
             classes.setdefault(iid, classes[name])
     return classes
+
+
+def warm_up_checkers() -> str:
+    """Start-up work of instruction following, done once so no reward call pays it: lm-eval's IFEval
+    modules and langdetect's profiles, every checker class for both semantics, nltk's punkt model (its
+    first sentence split reads the model's 236 KB orthographic table). Returns the punkt status line."""
+    for ids, regex in ((False, False), (True, True)):
+        release_classes(ids, regex)
+    if punkt_available():
+        import nltk
+
+        nltk.word_tokenize("Mr. Smith arrived. He left.")
+    _language_is("This is an English sentence.", "en")
+    status = punkt_status()
+    log.info(status)
+    return status
 
 
 def load_instruction_payload(answer: object) -> dict:
@@ -321,10 +364,37 @@ def _release_plan(answer: str, instruction_ids: bool, regex_sentences: bool):
             continue
         args = item.get("args") if isinstance(item.get("args"), dict) else {}
         args = {k: v for k, v in args.items() if v is not None}
-        checker, drew = _build_drawing(cls, item["class"], args)
-        # A value was drawn: the release draws anew at every call, so rebuild it each time.
-        built.append((cls, item["class"], args) if drew and checker is not None else checker)
+        try:
+            key = repr(sorted(args.items()))
+        except TypeError:  # keys that do not sort (a Python-literal payload): build it here
+            built.append(_plan_entry(cls, item["class"], args))
+        else:
+            built.append(_cached_entry(cls, item["class"], key, args))
     return len(items), tuple(built), unknown
+
+
+def _plan_entry(cls: type, name: str, args: dict):
+    """A built checker; None when it cannot be built; (cls, name, args) when building drew a value,
+    which the release draws anew at every call, so it is rebuilt each time."""
+    checker, drew = _build_drawing(cls, name, args)
+    return (cls, name, args) if drew and checker is not None else checker
+
+
+_ENTRIES: dict[tuple, object] = {}
+_MAX_ENTRIES = 8192
+
+
+def _cached_entry(cls: type, name: str, key: str, args: dict):
+    """`_plan_entry`, shared by every payload with the same instruction (checkers keep no state
+    between calls): payloads differ far more often than their instructions do."""
+    entry_key = (cls, name, key)
+    if entry_key in _ENTRIES:
+        return _ENTRIES[entry_key]
+    entry = _plan_entry(cls, name, args)
+    if len(_ENTRIES) >= _MAX_ENTRIES:
+        _ENTRIES.clear()
+    _ENTRIES[entry_key] = entry
+    return entry
 
 
 def release_constraint_rate(response: str, answer: str, fix) -> tuple[float, tuple[str, ...]]:

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 from itertools import pairwise
 
 from vero.eval.mmif_checks import CHECKS as MMIF_CHECKS
@@ -120,21 +121,52 @@ class Counting:
         self.punkt = punkt
         self.regex = None if punkt else regex
 
-    def sentences(self, text: str) -> list[str]:
+    def sentences(self, text: str) -> Sequence[str]:
         if self.regex is not None:
             return [s for s in self.regex(text) if s.strip()]
         if not self.punkt:
             raise LookupError("nltk's punkt_tab model is not installed")
-        import nltk
+        return _punkt_sentences(text)
 
-        return nltk.sent_tokenize(text)
-
-    def words(self, text: str) -> list[str]:
+    def words(self, text: str) -> Sequence[str]:
         if not self.punkt and self.regex is None:
             raise LookupError("nltk's punkt_tab model is not installed")
-        import nltk
+        if not self.punkt:
+            return _treebank_words(text)
+        # nltk.word_tokenize(text) is, by its definition, the Treebank words of each punkt sentence
+        return tuple(w for sentence in _punkt_sentences(text) for w in _treebank_words(sentence))
 
-        return nltk.word_tokenize(text, preserve_line=not self.punkt)
+    def count_words_near(self, text: str, threshold: object) -> int:
+        """`len(self.words(text))`, or a bound of it on the same side of `threshold` (so that it
+        compares with `threshold` as the count does). nltk's words split each whitespace-separated
+        chunk into one or more tokens and never drop a character, so the count lies between the
+        number of chunks and the number of non-space characters; outside those bounds nothing is
+        tokenized."""
+        if not self.punkt and self.regex is None:
+            raise LookupError("nltk's punkt_tab model is not installed")
+        if isinstance(threshold, int | float) and not isinstance(threshold, bool):
+            chunks = text.split()
+            if len(chunks) >= threshold:
+                return len(chunks)
+            letters = sum(map(len, chunks))
+            if letters < threshold:
+                return letters
+        return len(self.words(text))
+
+
+# One response is split by every checker of its payload that counts sentences or words: split it once.
+@lru_cache(maxsize=64)
+def _punkt_sentences(text: str) -> tuple[str, ...]:
+    import nltk
+
+    return tuple(nltk.sent_tokenize(text))
+
+
+@lru_cache(maxsize=256)
+def _treebank_words(sentence: str) -> tuple[str, ...]:
+    import nltk
+
+    return tuple(nltk.word_tokenize(sentence, preserve_line=True))
 
 
 class Checker:
