@@ -8,6 +8,7 @@
 
 
 include: "rules/common.smk"
+include: "rules/envs.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/eval.smk"

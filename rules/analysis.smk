@@ -29,6 +29,7 @@ rule analysis_reasoning_length:
 rule analysis_skills:
     input:
         traces=lambda wc: eval_outputs(wc.experiment),
+        vllm_env=vllm_server_env_input("skills"),
     output:
         jsonl=res("analysis/skills/{experiment}.jsonl"),
     log:
@@ -41,9 +42,10 @@ rule analysis_skills:
         **rule_resources("analysis_skills"),
     params:
         cfg=CONFIG_JSON,
+        vllm_python=vllm_python_prefix,
         cache=res("analysis/skills_cache"),
     shell:
-        "python workflow_scripts/analysis_skills.py --config-json {params.cfg}"
+        "{params.vllm_python}python workflow_scripts/analysis_skills.py --config-json {params.cfg}"
         " --experiment {wildcards.experiment} --traces {input.traces}"
         " --cache-dir {params.cache} --out {output.jsonl} > {log} 2>&1"
 

@@ -10,6 +10,7 @@ rule eval_benchmark:
     input:
         model=eval_model_input,
         data=eval_data_input,
+        vllm_env=vllm_server_env_input("eval"),
     output:
         jsonl=res("eval/{experiment}/{checkpoint}/{benchmark}.jsonl"),
         summary=res("eval/{experiment}/{checkpoint}/{benchmark}.json"),
@@ -26,8 +27,9 @@ rule eval_benchmark:
         gpu=eval_gpus,
     params:
         cfg=CONFIG_JSON,
+        vllm_python=vllm_python_prefix,
     shell:
-        "python workflow_scripts/eval_benchmark.py --config-json {params.cfg}"
+        "{params.vllm_python}python workflow_scripts/eval_benchmark.py --config-json {params.cfg}"
         " --experiment {wildcards.experiment} --checkpoint {wildcards.checkpoint}"
         " --benchmark {wildcards.benchmark}"
         " --out-jsonl {output.jsonl} --out-summary {output.summary} > {log} 2>&1"

@@ -16,6 +16,7 @@ rule train_experiment:
     input:
         mix=DATA["mix"],
         base=BASE_MODEL_INPUT,
+        vllm_env=vllm_server_env_input("train"),
     output:
         final=directory(res("runs/{experiment}/final")),
         train_log=res("runs/{experiment}/train_log.jsonl"),
@@ -29,9 +30,10 @@ rule train_experiment:
         **rule_resources("train_experiment"),
     params:
         cfg=CONFIG_JSON,
+        vllm_python=vllm_python_prefix,
         base=lambda wildcards, input: input.base[0] if input.base else BASE_MODEL,
         run_dir=lambda wildcards: res(f"runs/{wildcards.experiment}"),
     shell:
-        "python workflow_scripts/train.py --config-json {params.cfg}"
+        "{params.vllm_python}python workflow_scripts/train.py --config-json {params.cfg}"
         " --experiment {wildcards.experiment} --mix {input.mix} --base-model {params.base}"
         " --output-dir {params.run_dir} > {log} 2>&1"

@@ -112,6 +112,16 @@ def vllm_server_command(
         str(port),
         "--tensor-parallel-size",
         str(serve_cfg.get("gpus", 1)),
+        # a judge sharing the training GPUs sleeps between reward calls (vero.train.release)
+        *(
+            [
+                "--enable-sleep-mode",
+                "--gpu-memory-utilization",
+                str(serve_cfg.get("gpu_memory_utilization", 0.35)),
+            ]
+            if serve_cfg.get("layout") == "shared"
+            else []
+        ),
         *[str(a) for a in serve_cfg.get("extra_args", [])],
     ]
 
@@ -225,14 +235,21 @@ def judge_server(
     if port == 0:  # any free port: jobs sharing a node cannot collide
         port = free_port(host)
     base_env = dict(os.environ if env is None else env)
-    judge_devices, training_devices = split_devices(
-        base_env.get("CUDA_VISIBLE_DEVICES"), int(serve_cfg.get("gpus", 1))
-    )
+    if serve_cfg.get("layout") == "shared":  # the judge and training take turns on every GPU
+        judge_devices = training_devices = [
+            d.strip() for d in base_env.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()
+        ]
+    else:
+        judge_devices, training_devices = split_devices(
+            base_env.get("CUDA_VISIBLE_DEVICES"), int(serve_cfg.get("gpus", 1))
+        )
     if command is not None:
         cmd = [str(a).replace("{port}", str(port)) for a in command]
     else:
         cmd = vllm_server_command(model, port, serve_cfg, host=host)
     server_env = {**base_env, "CUDA_VISIBLE_DEVICES": ",".join(judge_devices)}
+    if serve_cfg.get("layout") == "shared":
+        server_env["VLLM_SERVER_DEV_MODE"] = "1"  # the /sleep and /wake_up endpoints
     if api_key_env and base_env.get(api_key_env):
         server_env["VLLM_API_KEY"] = base_env[api_key_env]
     health_url = f"http://{host}:{port}{health_path}"
@@ -261,6 +278,13 @@ def judge_server(
                 file=sys.stderr,
                 flush=True,
             )
+            if serve_cfg.get("layout") == "shared":  # asleep until the first reward call wakes it
+                level = int(serve_cfg.get("sleep_level", 1))
+                sleep = urllib.request.Request(
+                    f"http://{host}:{port}/sleep?level={level}", data=b"", method="POST"
+                )
+                urllib.request.urlopen(sleep, timeout=600).read()
+                print(f"[judge] asleep (level {level}) until rewards are scored", file=sys.stderr, flush=True)
             yield JudgeServer(
                 base_url=f"http://{host}:{port}/v1",
                 judge_devices=judge_devices,

@@ -7,8 +7,8 @@
 - `openai`: any OpenAI-compatible server (`/v1/chat/completions`, images as base64 data URLs),
   e.g. a vLLM server, with bounded concurrency and retries.
 - `vllm_server`: starts vLLM's OpenAI-compatible server on the evaluated model for the job's
-  lifetime (from the python in $VERO_VLLM_PYTHON, i.e. envs/vllm.yaml, whose transformers pin
-  differs from the training stack's) and talks to it as `openai`; stopped when the job ends.
+  lifetime (from the python in $VERO_VLLM_PYTHON, i.e. envs/vllm.yaml as the rule vllm_server_env
+  records it) and talks to it as `openai`; stopped when the job ends.
 
 Every backend sends the conversation `vero.eval.prompting.sample_messages` builds: the system
 turn `eval.system_prompt` asks for (none by default, so the model's own chat template decides;

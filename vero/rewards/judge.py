@@ -156,6 +156,7 @@ class JudgeClient:
         max_tokens: int = 1024,
         enable_thinking: bool = False,
         self_evaluation: str = "monitor",
+        sampling: Mapping[str, float] | None = None,
     ) -> None:
         if max_concurrency < 1 or retries < 0 or timeout_s <= 0 or backoff_s < 0:
             raise ValueError("judge: max_concurrency >= 1, retries >= 0, timeout_s > 0, backoff_s >= 0")
@@ -174,6 +175,7 @@ class JudgeClient:
         self.max_tokens = max_tokens
         self.enable_thinking = enable_thinking
         self.self_evaluation = self_evaluation
+        self.sampling = dict(sampling or {})  # further sampling parameters (presence_penalty, ...)
 
     @classmethod
     def from_config(cls, judge_cfg: Mapping[str, Any]) -> JudgeClient:
@@ -193,6 +195,9 @@ class JudgeClient:
             max_tokens=int(judge_cfg.get("max_tokens", 1024)),
             enable_thinking=bool(judge_cfg.get("enable_thinking", False)),
             self_evaluation=str(judge_cfg.get("self_evaluation", "monitor")),
+            sampling={
+                k: float(judge_cfg.get(k, 0.0)) for k in ("presence_penalty", "frequency_penalty", "min_p")
+            },
         )
 
     def __repr__(self) -> str:  # never show the key
@@ -218,6 +223,7 @@ class JudgeClient:
             "top_k": self.top_k,
             "max_tokens": self.max_tokens,
             "chat_template_kwargs": {"enable_thinking": self.enable_thinking},
+            **self.sampling,
         }
 
     async def _post(self, client: httpx.AsyncClient, body: dict) -> str:

@@ -187,6 +187,10 @@ def run_experiment(
         raise ConfigError(f"config key 'train.resume': {resume!r} is not one of ['auto', 'never']")
     processes = num_processes or world_size_from_env()
     use_cpu = not torch.cuda.is_available()
+    if not use_cpu:  # the memory plan must fit before a GPU is used (vero.plan names the key)
+        from vero.plan import check_fits
+
+        check_fits(resolved, num_processes=processes, base_model=base_model)
     single_category = len(resolved["categories"]) == 1
     if train["trainer"] == "rl":
         check_block_alignment(
@@ -217,6 +221,10 @@ def run_experiment(
             trainer=train["trainer"],
             coords=coords,
         )
+        if train["trainer"] == "rl":  # over-long prompts go at data time (vero.train.data)
+            from vero.train.data import filter_overlong_prompts_for
+
+            dataset = filter_overlong_prompts_for(resolved, dataset, report, str(base_model))
     if report.dropped:
         print(f"[vero.train] {mix_path}: dropped {dict(report.dropped)}", file=sys.stderr)
 
@@ -274,10 +282,9 @@ def _make_trainer(resolved, trl_kwargs, model, processor, dataset, callbacks, ou
             processing_class=processor,
             callbacks=callbacks,
         )
-    from trl import GRPOConfig
-
     from vero.models import coords_for
     from vero.rewards import make_trl_reward
+    from vero.train.release import VeroGRPOConfig
     from vero.train.trainer import VeroGRPOTrainer
 
     reward = make_trl_reward(
@@ -296,7 +303,7 @@ def _make_trainer(resolved, trl_kwargs, model, processor, dataset, callbacks, ou
     return VeroGRPOTrainer(
         model=model,
         reward_funcs=[recorder],
-        args=GRPOConfig(**trl_kwargs),
+        args=VeroGRPOConfig(**trl_kwargs),
         train_dataset=dataset,
         processing_class=processor,
         callbacks=callbacks,

@@ -21,6 +21,7 @@ import torch
 from transformers import TrainerCallback
 from trl import GRPOTrainer
 
+from vero.train.release import ReleaseSemanticsMixin
 from vero.train.sampler import BlockRepeatSampler
 
 
@@ -39,7 +40,7 @@ class _UnscoredSampleFilter(logging.Filter):
 _UNSCORED_FILTER = _UnscoredSampleFilter()
 
 
-class VeroGRPOTrainer(GRPOTrainer):
+class VeroGRPOTrainer(ReleaseSemanticsMixin, GRPOTrainer):  # advantage ε, shared judge (vero.train.release)
     def __init__(self, *args, **kwargs):
         grpo_logger = logging.getLogger(GRPOTrainer.__module__)
         if _UNSCORED_FILTER not in grpo_logger.filters:
