@@ -119,7 +119,9 @@ def test_every_row_accounted_for_per_category_source_and_reason(sample):
         "unknown_reward_type": 1,  # exact_match, a name of the release's DATA.md its code does not take
         "answer_invalid": 2,  # a number_list that repeats an item, a box with 3 numbers
         "ifeval_args_missing": 2,  # the release would draw num_words, and CopySpanIdxChecker's n_start 0
-        **({"reward_rejects_gold": rejected} if rejected else {}),  # while vero.rewards lags the release
+        **(
+            {"reward_rejects_gold": rejected} if rejected else {}
+        ),  # golds the release grades and vero.rewards would not (none now)
     }
     assert agg["passed"] and agg["splits"] == {"train": 47, "val": 15}  # rows read, per split
     # per source: mmk12's 264x102 px rows stay (the published set is curated)
