@@ -38,13 +38,42 @@ def _normalized(ch: str) -> str:
     return NGram.normalize(ch)
 
 
-def _latin_kind(ch: str) -> int:
-    """langdetect's cleaning count of one character: 1 in "A".."z", -1 from U+0300 on, else 0 (its
-    exception for the Latin Extended Additional block compares the block's number with its name, so it
-    never applies)."""
-    if "A" <= ch <= "z":
-        return 1
-    return -1 if ch >= "\u0300" else 0
+# langdetect's cleaning counts characters in "A".."z" against characters from U+0300 on (its exception
+# for the Latin Extended Additional block compares the block's number with its name, so never applies)
+_LATIN = re.compile("[A-z]")
+_NON_LATIN = re.compile("[\u0300-\U0010ffff]")
+
+
+@lru_cache(maxsize=1 << 16)
+def _piece_ngrams(piece: str, spaced: bool) -> tuple[str, ...]:
+    """The 1-, 2- and 3-grams langdetect's `_extract_ngrams` takes from one space-free piece of
+    normalised text (and the space after it when `spaced`) that are in its profiles; a run of two
+    capitals and what follows it in the piece is skipped, as there."""
+    table = detector_factory._factory.word_lang_prob_map
+    found = []
+    grams, capital = " ", False
+    for ch in piece + " " if spaced else piece:
+        last = grams[-1]
+        if last == " ":
+            grams, capital = " ", False
+        elif len(grams) >= NGram.N_GRAM:
+            grams = grams[1:]
+        grams += ch
+        if ch.isupper():
+            if last.isupper():
+                capital = True
+        else:
+            capital = False
+        if capital:
+            continue
+        if ch != " " and ch in table:
+            found.append(ch)
+        if len(grams) >= 2:
+            if grams[-2:] in table:
+                found.append(grams[-2:])
+            if len(grams) >= 3 and grams in table:
+                found.append(grams)
+    return tuple(found)
 
 
 class FastDetector(Detector):
@@ -56,38 +85,19 @@ class FastDetector(Detector):
         self.text += _SPACES.sub(" ", text[: self.max_text_length])
 
     def cleaning_text(self):
-        kinds = [_latin_kind(ch) for ch in self.text]
-        if kinds.count(1) * 2 < kinds.count(-1):
+        latin = len(_LATIN.findall(self.text))
+        if latin * 2 < len(_NON_LATIN.findall(self.text)):
             self.text = "".join(ch for ch in self.text if ch < "A" or ch > "z")
 
     def _extract_ngrams(self):
-        table = self.word_lang_prob_map
-        found = []
-        grams, capital = " ", False
-        for ch in self.text:
-            ch = _normalized(ch)
-            last = grams[-1]
-            if last == " ":
-                grams, capital = " ", False
-                if ch == " ":
-                    continue
-            elif len(grams) >= NGram.N_GRAM:
-                grams = grams[1:]
-            grams += ch
-            if ch.isupper():
-                if last.isupper():
-                    capital = True
-            else:
-                capital = False
-            if capital:
-                continue
-            if ch != " " and ch in table:
-                found.append(ch)
-            if len(grams) >= 2:
-                if grams[-2:] in table:
-                    found.append(grams[-2:])
-                if len(grams) >= 3 and grams in table:
-                    found.append(grams)
+        # langdetect's n-gram buffer restarts at every (normalised) space, so the n-grams of a text are
+        # those of its space-separated pieces in turn, each followed by its space but the last one
+        pieces = "".join(map(_normalized, self.text)).split(" ")
+        found: list[str] = []
+        last = len(pieces) - 1
+        for i, piece in enumerate(pieces):
+            if piece:
+                found.extend(_piece_ngrams(piece, i < last))
         return found
 
     def _detect_block(self):
