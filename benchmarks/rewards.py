@@ -228,6 +228,14 @@ def sample(rng: random.Random, route: str, i: int) -> dict:
             {"class": "NumberOfSentences", "args": {"num_sentences": 3, "relation": "less than"}},
             {"class": "BulletListChecker", "args": {"num_bullets": 2}},
             {"class": "LowercaseLettersEnglishChecker", "args": {}},
+            # the release's checkers beyond IFEval's (open-instruct's IFEvalG, MM-IFEval)
+            {"class": "LowercaseCountingChecker", "args": {"N": rng.randint(5, 60)}},
+            {"class": "CountUniqueChecker", "args": {}},
+            {"class": "FirstWordAnswerChecker", "args": {"first_word": "the"}},
+            {"class": "KeywordSpecificPositionChecker", "args": {"keyword": "red", "n": 1, "m": 2}},
+            {"class": "CheckWhetherResponseWordCountInRange", "args": {"lower_bound": 10, "upper_bound": 90}},
+            {"class": "CheckWhetherEachParagraphBeginWithCertainSubstring", "args": {"substring": "<<"}},
+            {"class": "CheckWhetherEachSentenceEndWithCertainSubstring", "args": {"substring": "."}},
         ]
         chosen = rng.sample(pool, rng.randint(1, 3))
         item["answer"] = json.dumps({"instructions": chosen})

@@ -65,9 +65,9 @@ def test_both_layouts_read_to_the_same_records_with_splits_as_read(sample, tmp_p
     key = lambda r: (r["id"], r["split"], r["answer"])  # noqa: E731
     assert sorted(hub, key=key) == sorted(verl, key=key)
     manifest = sample["manifest"]
-    assert len(hub) == len(manifest) == 59
+    assert len(hub) == len(manifest) == 62
     assert (
-        Counter(r["split"] for r in hub) == Counter(m["split"] for m in manifest) == {"train": 44, "val": 15}
+        Counter(r["split"] for r in hub) == Counter(m["split"] for m in manifest) == {"train": 47, "val": 15}
     )
     assert {r["category"] for r in hub} == set(CATEGORIES)  # the release's six ability names map
     assert all(r["curated"] for r in hub)
@@ -118,15 +118,17 @@ def test_every_row_accounted_for_per_category_source_and_reason(sample):
         "duplicate_row": 1,  # at ingestion: the same vqav2 row twice
         "unknown_reward_type": 1,  # exact_match, a name of the release's DATA.md its code does not take
         "answer_invalid": 2,  # a number_list that repeats an item, a box with 3 numbers
-        "ifeval_args_missing": 1,  # the release's IFEval would draw num_words at random
-        **({"reward_rejects_gold": rejected} if rejected else {}),  # while vero.rewards lags the release
+        "ifeval_args_missing": 2,  # the release would draw num_words, and CopySpanIdxChecker's n_start 0
+        **(
+            {"reward_rejects_gold": rejected} if rejected else {}
+        ),  # golds the release grades and vero.rewards would not (none now)
     }
-    assert agg["passed"] and agg["splits"] == {"train": 44, "val": 15}  # rows read, per split
+    assert agg["passed"] and agg["splits"] == {"train": 47, "val": 15}  # rows read, per split
     # per source: mmk12's 264x102 px rows stay (the published set is curated)
     assert agg["sources"]["mmk12"] == {**agg["sources"]["mmk12"], "read": 4, "kept": 4, "curated": True}
     assert agg["sources"]["vqav2"]["dropped"] == {"duplicate_row": 1}
     md = (d / "fr.md").read_text()
-    assert "| captioning_if | 10 |" in md and "| mmk12 | stem | yes | 4 |" in md and "Status: passed" in md
+    assert "| captioning_if | 13 |" in md and "| mmk12 | stem | yes | 4 |" in md and "Status: passed" in md
     # the tables reach the HTML report as tables
     from vero.report.build import ReportInputs, build_report
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -128,6 +129,58 @@ def test_ifeval_missing_arguments_have_their_own_reason():
     assert S.validate_record(
         record(reward_type="instruction_following", answer=gold, category="captioning_if")
     ) == [S.IFEVAL_ARGS_MISSING]
+
+
+@pytest.mark.parametrize(
+    ("instruction", "code"),
+    [
+        ({"class": "LowercaseCountingChecker", "args": {"N": 5}}, None),  # IFEvalG's, beyond IFEval
+        (
+            {"class": "CheckWhetherResponseWordCountInRange", "args": {"lower_bound": 1, "upper_bound": 9}},
+            None,
+        ),
+        ({"class": "count:lowercase_counting", "args": {"N": 5}}, None),  # an IFEvalG id
+        (
+            {"class": "CheckWhetherResponseWordCountInRange", "args": {"lower_bound": 1}},
+            "ifeval_args_missing",
+        ),
+        (  # a 0 the release tests with `not`: drawn at random at every call
+            {
+                "class": "CopySpanIdxChecker",
+                "args": {"prompt_to_repeat": "abc def", "n_start": 0, "n_end": 3},
+            },
+            "ifeval_args_missing",
+        ),
+        ({"class": "Instruction", "args": {}}, "reward_rejects_gold"),  # the base class checks nothing
+    ],
+)
+def test_ifeval_checkers_come_from_the_rewards_table(instruction, code):
+    verdict = A.answer_verdict("instruction_following", json.dumps({"instructions": [instruction]}))
+    assert (verdict[0] if verdict else None) == code, verdict
+
+
+def test_every_instruction_the_release_follows_in_the_reward_corpus_is_kept():
+    """Single-instruction golds of the reward's differential corpus that the release followed, with no
+    value drawn: the data stage keeps every one (it accepts what the reward grades)."""
+    from vero.rewards.ifeval import instruction_status, load_instruction_payload
+
+    corpus = Path(__file__).parent / "data" / "reward_corpus" / "cases.jsonl"
+    seen = set()
+    for line in corpus.read_text().splitlines():
+        case = json.loads(line)
+        items = load_instruction_payload(case["answer"]).get("instructions") or []
+        if (
+            case["reward_type"] != "instruction_following"
+            or len(items) != 1
+            or case["release"]["accuracy"] != 1
+        ):
+            continue
+        item = items[0]
+        if not isinstance(item, dict) or instruction_status(item.get("class"), item.get("args")) != "fixed":
+            continue
+        assert A.answer_verdict("instruction_following", case["answer"]) is None, case["id"]
+        seen.add(item["class"])
+    assert len(seen) >= 70  # nearly every checker class of the release's library
 
 
 def test_tolerance_as_the_release_reads_it():

@@ -71,7 +71,7 @@ def test_paper_config_data_stage_on_the_published_layout(tmp_path):
 
     report = json.loads((results / "data/filter_report.json").read_text())
     train = [m for m in manifest if m["split"] == "train"]  # the paper config reads split train
-    assert report["passed"] and report["total"]["read"] == len(train) == 44
+    assert report["passed"] and report["total"]["read"] == len(train) == 47
     assert report["total"]["kept"] + report["total"]["dropped_total"] == len(train)
     for cat in CATEGORIES:
         line = report["categories"][cat]

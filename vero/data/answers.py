@@ -19,8 +19,9 @@ stored. Per reward type:
 - clicking: the first such box is ordered (x1 <= x2, y1 <= y2) and overlaps the image (the
   release only reads a predicted point inside the image), so a click can land inside it.
 - instruction_following: a dict (JSON or Python literal, possibly JSON-encoded twice) with a
-  non-empty `instructions` list naming checkers; when none of them is one of this project's IFEval
-  checkers the row is `reward_rejects_gold` (the release's library has checkers lm-eval's lacks).
+  non-empty `instructions` list naming checkers; the names are looked up in the reward's own table
+  (`vero.rewards.ifeval.release_classes`: the 76 classes of the release's library, and IFEval /
+  IFEvalG instruction ids), and when none of them is there the row is `reward_rejects_gold`.
 - instruction_following_llm_judge: as instruction_following; `reference` is optional (the
   release's judge is given the whole ground truth).
 - llm_judge: any non-empty text.
@@ -32,9 +33,11 @@ shows in the report instead of hiding among malformed answers.
 Two forms the release grades change a reward's meaning, so they are dropped under their own reason
 codes instead of being kept:
 
-- `ifeval_args_missing`: an IFEval instruction without an argument its checker takes. The release
-  (like IFEval) then draws the argument at random each time it builds the checker, i.e. on every
-  reward call, so the constraint graded is not the one the prompt states.
+- `ifeval_args_missing`: an IFEval instruction without an argument its checker takes, or with one
+  its checker replaces by a random draw (the release tests most arguments with `not`, so a 0 is
+  drawn too: `vero.rewards.ifeval.instruction_status` says "drawn"). The release (like IFEval) then
+  draws the argument at random each time it builds the checker, i.e. on every reward call, so the
+  constraint graded is not the one the prompt states.
 - `tolerance_invalid`: a numeric gold whose tolerance is NaN or infinite. The release's relative
   comparison `|pred - gold| <= tol * |gold|` is then false for every prediction (NaN) or true for
   every one (inf). A negative tolerance is ignored by the release (exact comparison) and is kept.
@@ -186,18 +189,30 @@ def instructions_verdict(payload: dict | None) -> Verdict:
             continue
         usable += 1
         args = item.get("args")
-        given = {k for k, v in args.items() if v is not None} if isinstance(args, dict) else set()
+        given = {k: v for k, v in args.items() if v is not None} if isinstance(args, dict) else {}
         keys = _checker_arg_keys(name) if known is not None else ()
         missing = [k for k in keys or () if k not in given]
         if missing:
             return IFEVAL_ARGS_MISSING, (
-                f"instruction {i} ({name}) lacks {missing}: the release's IFEval would draw them at random"
+                f"instruction {i} ({name}) lacks {missing}: the release's checker would draw them at random"
+                " or could not be built"
+            )
+        if known is not None and _instruction_status(name, given) == "drawn":
+            return IFEVAL_ARGS_MISSING, (
+                f"instruction {i} ({name}): the release's checker draws a value at random for {given}"
+                " (an argument it tests with `not`, such as 0), anew at every call"
             )
     if not named:
         return ANSWER_INVALID, "no instruction names an IFEval checker ('class')"
     if not usable:
         return REWARD_REJECTS_GOLD, f"none of the IFEval checkers {named[:5]} is one of this project's"
     return None
+
+
+def _instruction_status(name: str, args: dict) -> str:
+    from vero.rewards.ifeval import instruction_status
+
+    return instruction_status(name, args)
 
 
 def web_action_verdict(text: str) -> Verdict:

