@@ -384,7 +384,7 @@ def test_latest_checkpoint_skips_incomplete_ones(tmp_path):
         d = tmp_path / f"checkpoint-{step}"
         d.mkdir()
         if complete:
-            (d / "trainer_state.json").write_text("{}")
+            (d / "trainer_state.json").write_text(json.dumps({"global_step": step}))
     (tmp_path / "checkpoint-x").mkdir()
     assert latest_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
 

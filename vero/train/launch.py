@@ -242,7 +242,6 @@ def run_launched(
     (`reward.judge.enabled` and `reward.judge.serve.enabled`), the command runs beside that
     server (`vero.serving.run_under_judge`), which also points the reward at it.
     """
-    import subprocess
     import sys
 
     from vero.config import resolve_experiment
@@ -273,4 +272,6 @@ def run_launched(
         from vero.serving import run_under_judge
 
         return run_under_judge(cmd, serve, judge.get("model", ""), api_key_env=judge.get("api_key_env"))
-    return subprocess.run(cmd, check=False).returncode
+    from vero.serving import run_supervised  # stop signals go on to the trainer, which checkpoints
+
+    return run_supervised(cmd)

@@ -181,7 +181,10 @@ def common_args(
         "save_strategy": "steps",
         "save_steps": optimizer_steps(train, "save_steps"),
         "save_total_limit": train.get("save_total_limit"),
-        "save_only_model": False,  # keep optimizer + scheduler + RNG so a killed job resumes exactly
+        # optimizer + scheduler + RNG: a resumed run matches an uninterrupted one step for step with
+        # transformers generation (tests/test_faults.py); with vLLM rollouts it does not (vLLM's
+        # sampling state is not in the checkpoint)
+        "save_only_model": False,
         "logging_steps": int(train.get("logging_steps", 1)),
         "logging_first_step": True,
         "report_to": report_to,
