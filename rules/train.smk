@@ -28,10 +28,10 @@ rule train_experiment:
     resources:
         **rule_resources("train_experiment"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("train_experiment"),
         base=lambda wildcards, input: input.base[0] if input.base else BASE_MODEL,
         run_dir=lambda wildcards: res(f"runs/{wildcards.experiment}"),
     shell:
-        "python workflow_scripts/train.py --config-json {params.cfg}"
+        "python workflow_scripts/train.py --config-json {params.settings}"
         " --experiment {wildcards.experiment} --mix {input.mix} --base-model {params.base}"
         " --output-dir {params.run_dir} > {log} 2>&1"
