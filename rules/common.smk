@@ -55,9 +55,10 @@ config.clear()
 config.update(CFG_RAW)
 
 RESULTS = CFG_RAW["results_dir"].rstrip("/")
-os.environ[CONFIG_SNAPSHOT_ENV] = os.path.abspath(
-    content_file(f"{RESULTS}/settings/config", CFG_RAW)
-)
+# The invocation's whole validated config (rules of this workflow read their own settings, below;
+# CONFIG_JSON is for rules added around it that want the whole config).
+CONFIG_JSON = os.path.abspath(content_file(f"{RESULTS}/settings/config", CFG_RAW))
+os.environ[CONFIG_SNAPSHOT_ENV] = CONFIG_JSON
 EXPERIMENTS = list(CFG_RAW["experiments"])
 # Jobs run `python` from the environment Snakemake runs in: its bin directory goes first on PATH,
 # which local jobs inherit and sbatch passes on (--export=ALL). Under `--sdm conda` the rule's

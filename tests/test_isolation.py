@@ -1,125 +1,113 @@
 """No invocation changes what an invocation already running will read (issue 11 item 3).
 
-Run A plans its jobs, then blocks in its first job (data_raw reads a named pipe the test holds).
-Meanwhile a dry run with other settings, a run the lock refuses, and a run with another results
-directory all happen. Then the pipe is fed, and A's filter job must run on A's settings: its
-questions of 10-30 characters are all kept under A's `min_question_chars: 5`, where B's 40 would
-have dropped every one.
+Run A plans its jobs and starts them; its first filter job waits on the question-filter endpoint
+this test holds. Meanwhile a dry run with other settings, a run the lock refuses, and a run with
+another results directory all happen. Then the endpoint answers, and A's later jobs (the other
+filters, the filter report, the mix) must run on A's settings: its mix holds
+`mix.samples_per_category: 4` rows where every other invocation asked for 2.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from PIL import Image
 
 from vero.config import REPO_ROOT
+from vero.data.io import read_parquet_records
 
 pytestmark = pytest.mark.slow
 
-
-def _png() -> str:
-    buf = io.BytesIO()
-    Image.new("RGB", (64, 64), (20, 120, 200)).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+RELEASE = threading.Event()
+ASKED = threading.Event()
 
 
-def _rows(n: int) -> str:
-    image = _png()
-    lines = []
-    for i in range(n):
-        question = f"What is the sum of {i} and {i + 1}?"  # 26-28 characters
-        lines.append(
-            json.dumps(
-                {
-                    "id": f"fifo-{i}",
-                    "data_source": "pipe",
-                    "prompt": [{"role": "user", "content": f"<image>{question}"}],
-                    "images": [image],
-                    "ability": "stem",
-                    "reward_model": {"style": "rule", "ground_truth": str(2 * i + 1)},
-                    "extra_info": {"answer": str(2 * i + 1), "reward_type": "numeric", "question": question},
-                }
-            )
-        )
-    return "\n".join(lines) + "\n"
+class HeldJudge(BaseHTTPRequestHandler):
+    """A question-filter judge that keeps every reply until the test releases it."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        ASKED.set()
+        RELEASE.wait(timeout=600)
+        content = '{"relevance": 9, "ambiguity": 9, "verifiability": 9}'
+        reply = json.dumps({"choices": [{"message": {"content": content}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args):
+        pass
 
 
-def _args(results, source, min_chars):
-    data = {"source": {"kind": "files", "paths": [str(source)]}, "filter": {"min_question_chars": min_chars}}
-    return [
-        "--configfile",
-        "config/demo.yaml",
-        "--config",
+def _args(results, endpoint, per_category):
+    qf = {"enabled": True, "base_url": endpoint, "max_retries": 0, "timeout_s": 900}
+    config = [
         f"results_dir={results}",
-        f"data={json.dumps(data)}",
+        f"data={json.dumps({'filter': {'question_filter': qf}})}",
+        f"mix={json.dumps({'samples_per_category': per_category})}",
     ]
+    return ["--configfile", "config/demo.yaml", "--config", *config]
 
 
 def _snakemake(*args, **kw):
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        **kw,
-    )
+    cmd = [sys.executable, "-m", "snakemake", *args]
+    return subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, **kw)
 
 
 def test_dry_runs_locked_out_runs_and_other_results_dirs_change_nothing_a_running_job_reads(tmp_path):
-    fifo = tmp_path / "source.jsonl"
-    os.mkfifo(fifo)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HeldJudge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    RELEASE.clear()
+    ASKED.clear()
     results = tmp_path / "results"
-    target = str(results / "data" / "filtered" / "stem.parquet")
+    target = str(results / "data" / "mix" / "single_stem.parquet")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     log = (tmp_path / "a.out").open("w")
     run_a = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", target, "--cores", "1", *_args(results, fifo, 5)],
+        [sys.executable, "-m", "snakemake", target, "--cores", "1", *_args(results, endpoint, 4)],
         cwd=REPO_ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
     )
     try:
-        deadline = time.monotonic() + 300
-        while "rule data_raw:" not in (tmp_path / "a.out").read_text():
+        deadline = time.monotonic() + 600
+        while not ASKED.wait(timeout=1):  # A is inside its first filter job
             assert run_a.poll() is None, (tmp_path / "a.out").read_text()[-3000:]
-            assert time.monotonic() < deadline, "run A never started data_raw"
-            time.sleep(0.5)
-        settings = sorted((results / "settings" / "data_filter").glob("*.json"))
-        assert len(settings) == 1, settings
-        planned = settings[0].read_text()
+            assert time.monotonic() < deadline, "run A never reached the question filter"
+        mix_settings = sorted((results / "settings" / "data_mix").glob("*.json"))
+        assert len(mix_settings) == 1, mix_settings
+        planned = mix_settings[0].read_text()
 
         # B1: a dry run with other settings, same results directory
-        dry = _snakemake(target, "-n", "--cores", "1", *_args(results, fifo, 40))
+        dry = _snakemake(target, "-n", "--cores", "1", *_args(results, endpoint, 2))
         assert dry.returncode == 0, dry.stderr[-3000:]
         # B2: a real run with other settings: refused by the lock
-        locked = _snakemake(target, "--cores", "1", *_args(results, fifo, 40))
+        locked = _snakemake(target, "--cores", "1", *_args(results, endpoint, 2))
         assert locked.returncode != 0 and "cannot be locked" in locked.stdout + locked.stderr
         # B3: a real run with another results directory
         other = tmp_path / "other"
-        elsewhere = _snakemake(
-            str(other / "data" / "heldout" / "stem.parquet"), "--cores", "1", *_args(other, fifo, 40), env=env
-        )
+        heldout = str(other / "data" / "heldout" / "stem.parquet")
+        elsewhere = _snakemake(heldout, "--cores", "1", *_args(other, endpoint, 2), env=env)
         assert elsewhere.returncode == 0, elsewhere.stderr[-3000:]
 
-        assert settings[0].read_text() == planned  # written once, never again
-        assert json.loads(planned)["data"]["filter"]["min_question_chars"] == 5
-        with fifo.open("w") as f:  # run A goes on
-            f.write(_rows(12))
-        assert run_a.wait(timeout=600) == 0, (tmp_path / "a.out").read_text()[-4000:]
+        assert mix_settings[0].read_text() == planned  # written once, never again
+        assert json.loads(planned)["experiments"]["single_stem"]["mix"]["samples_per_category"] == 4
+        RELEASE.set()  # run A goes on
+        assert run_a.wait(timeout=900) == 0, (tmp_path / "a.out").read_text()[-4000:]
     finally:
+        RELEASE.set()
         if run_a.poll() is None:
             run_a.kill()
         log.close()
-    report = json.loads((results / "data" / "filtered" / "stem.report.json").read_text())
-    assert report["input_rows"] == 12 and report["kept"] == 12, report
-    assert "question_too_short" not in json.dumps(report.get("dropped", {}))
+        server.shutdown()
+    rows = list(read_parquet_records(results / "data" / "mix" / "single_stem.parquet", columns=["category"]))
+    assert [r["category"] for r in rows] == ["stem"] * 4
