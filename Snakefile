@@ -4,13 +4,14 @@
 #   snakemake --profile profiles/local --configfile config/demo.yaml all   # the CPU demo
 #
 # Named targets (README "Targets"): all, data, train, evaluation, analysis, report,
-# ablation_transfer, ablation_reward, ablation_algorithm, ablation_sft.
+# ablation_transfer, ablation_reward, ablation_algorithm, ablation_sft, reproduce_paper.
 
 
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/eval.smk"
+include: "rules/reproduce.smk"
 include: "rules/analysis.smk"
 include: "rules/report.smk"
 

@@ -70,7 +70,9 @@ rule data_filter:
         " --eval-sets {input.heldout} {input.eval_sets} > {log} 2>&1"
 
 
-# Fails, printing the kept/dropped table, when data.filter.max_drop_fraction is exceeded.
+# Accounts for every row read (ingestion and filter drops, per category and per source); fails,
+# printing the table, when a category an experiment uses is empty or data.filter.max_drop_fraction
+# is exceeded.
 rule data_filter_report:
     input:
         reports=expand(DATA["filter_category_report"], category=CATEGORIES),
@@ -92,10 +94,17 @@ rule data_filter_report:
         " --out-json {output.json} --out-md {output.md} 2>&1 | tee {log}"
 
 
+# The training prompt file (data.prompt.system: file) is an input: editing it reruns the mixes and
+# so the training that reads them.
 rule data_mix:
     input:
         filtered=mix_inputs,
         report=DATA["filter_report_json"],
+        prompt=(
+            [CFG["data"]["prompt"]["file"]]
+            if CFG["data"]["prompt"]["system"] == "file"
+            else []
+        ),
     output:
         parquet=DATA["mix"],
     log:

@@ -52,7 +52,7 @@ def test_paper_config_carries_the_recipe():
         1.0,
     )
     assert t["save_steps"] == 40
-    assert cfg["reward"]["overlong"] == {"enabled": True, "buffer": 2048, "penalty": 1.0}
+    assert cfg["reward"]["overlong"] == {"enabled": True, "buffer": 2048, "penalty": 1.0, "max_length": 16384}
     j = cfg["reward"]["judge"]
     assert (
         j["temperature"],

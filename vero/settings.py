@@ -251,14 +251,30 @@ def cut_settings(
     segments are filled from `wildcards`, `*` matches every key of a level; a plain path declares
     the key (and everything under it), `-path` cuts it again (reading it raises), `~path` hides
     it (the job reads it as absent: planning-only keys such as the suite's benchmark list, which
-    a job evaluating one named benchmark must not depend on).
+    a job evaluating one named benchmark must not depend on). A declared path that does not exist
+    (`experiments.{experiment}.ablation` for the base model) keeps the mappings above it that
+    do, as empty views: `cfg.get("experiments")` then reads as a mapping without that experiment.
     """
     wildcards = dict(wildcards or {})
     data: dict = {}
     hidden: list[tuple] = []
     for pattern in patterns:
         op, body = (pattern[0], pattern[1:]) if pattern[:1] in ("-", "~") else ("+", pattern)
-        for path in _expand(view, _parse(body, wildcards)):
+        parsed = _parse(body, wildcards)
+        paths = list(_expand(view, parsed))
+        if op == "+" and not paths:  # absent (experiments.base.*): keep the part that exists, empty
+            node, src = data, view
+            for seg in parsed:
+                if (
+                    seg == "*"
+                    or not isinstance(src, Mapping)
+                    or seg not in src
+                    or not isinstance(src[seg], Mapping)
+                ):
+                    break
+                node = node.setdefault(seg, {})
+                src = src[seg]
+        for path in paths:
             if op == "+":
                 node = data
                 for k in path[:-1]:

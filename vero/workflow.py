@@ -31,11 +31,24 @@ JOB_SETTINGS: dict[str, tuple[str, ...]] = {
     "data_raw": ("data.source", "data.synthetic", "-data.synthetic.heldout_per_category"),
     "data_heldout": ("data.synthetic.heldout_per_category", "data.synthetic.seed"),
     "data_filter": ("data.filter", "-data.filter.max_drop_fraction"),
-    "data_filter_report": ("data.filter.max_drop_fraction",),
-    "data_mix": ("seed", "experiments.{experiment}.categories", "experiments.{experiment}.mix"),
+    # the report also checks that every category some experiment trains on kept rows
+    "data_filter_report": ("data.filter.max_drop_fraction", "experiments.*.categories"),
+    # the mix checks the training prompt it will be used with (vero.prompts.training_system_prompt)
+    "data_mix": (
+        "seed",
+        "experiments.{experiment}.categories",
+        "experiments.{experiment}.mix",
+        "data.prompt",
+        "train.system_prompt",
+    ),
     "build_tiny_model": ("model.family", "model.tiny"),
     # everything of the experiment, resolved: a default it overrides does not rerun it
-    "train_experiment": ("seed", "experiments.{experiment}", "-experiments.{experiment}.description"),
+    "train_experiment": (
+        "seed",
+        "experiments.{experiment}",
+        "-experiments.{experiment}.description",
+        "data.prompt",
+    ),
     "eval_benchmark": (
         "seed",
         "model",
@@ -78,6 +91,31 @@ JOB_SETTINGS: dict[str, tuple[str, ...]] = {
         "experiments.{experiment}.train.batch_size",
         "experiments.{experiment}.train.mini_batch_size",
     ),
+    # the reproduce_paper target (rules/reproduce.smk): a released model instead of an experiment
+    "reproduce_benchmark": (
+        "seed",
+        "model",
+        "reward",
+        "train.system_prompt",
+        "eval",
+        "-eval.sweep_every_k",
+        "-eval.paper_model",
+        "~eval.benchmarks",
+        "-eval.local_data.*",
+        "eval.local_data.{benchmark}",
+        "-eval.reproduce.models.*",
+        "eval.reproduce.models.{rmodel}",
+    ),
+    "reproduce_summary": (
+        "eval",
+        "-eval.sweep_every_k",
+        "-eval.paper_model",
+        "~eval.benchmarks",
+        "-eval.local_data.*",
+        "-eval.reproduce.models.*",
+        "eval.reproduce.models.{rmodel}",
+    ),
+    "reproduce_table": ("eval", "-eval.sweep_every_k"),
     "analysis_reasoning_length": (
         "seed",
         "analysis.reasoning_length",

@@ -21,11 +21,12 @@ def main(argv=None):
     from vero.config import ConfigError
     from vero.data.mixing import MixError
     from vero.data.stages import mix_stage
+    from vero.prompts import PromptError
     from vero.settings import load_job_settings
 
     try:
         mix_stage(load_job_settings(a.config_json), a.experiment, a.filtered_dir, a.out)
-    except (MixError, ConfigError) as err:
+    except (MixError, ConfigError, PromptError) as err:
         sys.exit(f"data_mix: {err}")
 
 

@@ -1,6 +1,7 @@
 """Read the configured training source into data/raw/{category}.parquet (rule data_raw)."""
 
 import argparse
+import sys
 
 from vero.runtime import setup_cpu
 
@@ -16,10 +17,14 @@ def main(argv=None):
     p.add_argument("--report", required=True, help="ingestion report (JSON)")
     a = p.parse_args(argv)
     setup_cpu()
+    from vero.data.readers import SourceError
     from vero.data.stages import raw_stage
     from vero.settings import load_job_settings
 
-    raw_stage(load_job_settings(a.config_json), a.out_dir, a.report)
+    try:
+        raw_stage(load_job_settings(a.config_json), a.out_dir, a.report)
+    except SourceError as err:  # an unreadable file, an unknown config or unmapped ability values
+        sys.exit(f"data_raw: {err}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ def main(argv=None):
     p.add_argument("--out-csv", required=True)
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.eval.evaluate import parse_named_paths, write_comparison
+    from vero.eval.evaluate import parse_named_paths
+    from vero.eval.writers import write_comparison
     from vero.settings import load_job_settings
 
     paths = parse_named_paths(a.summary, "--summary")

@@ -16,7 +16,7 @@ def main(argv=None):
     p.add_argument("--no-wandb", action="store_true", help="skip the W&B eval run")
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.eval.evaluate import summarize_checkpoint
+    from vero.eval.writers import summarize_checkpoint
     from vero.settings import load_job_settings
 
     s = summarize_checkpoint(

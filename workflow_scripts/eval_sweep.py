@@ -15,7 +15,8 @@ def main(argv=None):
     p.add_argument("--no-wandb", action="store_true", help="skip the W&B sweep run")
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.eval.evaluate import parse_named_paths, write_sweep
+    from vero.eval.evaluate import parse_named_paths
+    from vero.eval.writers import write_sweep
     from vero.settings import load_job_settings
 
     paths = parse_named_paths(a.summary, "--summary")

@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from vero.data.schema import IMAGE_UNDECODABLE, check_record, image_dimensions, parse_structured
-from vero.prompts import build_messages
+from vero.prompts import TrainingPrompt
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "id",
@@ -198,12 +198,19 @@ def sft_target(row: Mapping[str, Any], coords: str) -> str | None:
     return None if answer is None else f"<think>{SFT_THINK}</think><answer>{answer}</answer>"
 
 
-def _to_rl_rows(batch: dict[str, list], system_prompt: str | None) -> dict[str, list]:
+def training_prompts(batch: dict[str, list], prompt: TrainingPrompt) -> list[list[dict]]:
+    """The conversational prompt of each row (`data.prompt`; `vero.prompts.TrainingPrompt`): the
+    configured system turn, then the row's own user turn (its `messages`, when it has them)."""
+    sources = batch.get("messages") or [""] * len(batch["question"])
+    return [
+        prompt.messages(q, len(imgs), src)
+        for q, imgs, src in zip(batch["question"], batch["images"], sources, strict=True)
+    ]
+
+
+def _to_rl_rows(batch: dict[str, list], prompt: TrainingPrompt) -> dict[str, list]:
     out = {
-        "prompt": [
-            build_messages(q, len(imgs), system_prompt)
-            for q, imgs in zip(batch["question"], batch["images"], strict=True)
-        ],
+        "prompt": training_prompts(batch, prompt),
         "images": [[{"bytes": b, "path": None} for b in imgs] for imgs in batch["images"]],
     }
     for col in REWARD_COLUMNS:
@@ -220,8 +227,13 @@ def load_mix(
     trainer: str = "rl",
     coords: str = "absolute",
     max_rows: int | None = None,
+    prompt: dict | None = None,
 ):
-    """Read a mix file into a `datasets.Dataset` of TRL rows; returns (dataset, DropReport)."""
+    """Read a mix file into a `datasets.Dataset` of TRL rows; returns (dataset, DropReport).
+
+    `prompt` is the config's `data.prompt` (None = the project's prompt); `system_prompt` is
+    `train.system_prompt`, the project's prompt text when set.
+    """
     from datasets import Dataset, Features, Image, List, Value
 
     path = Path(path)
@@ -230,7 +242,10 @@ def load_mix(
     keep = _scan(path, block_size=mix_batch_size, drop_whole_blocks=not single_category, report=report)
     if max_rows is not None:
         keep = keep[:max_rows]
-    raw = Dataset.from_parquet(str(path), columns=list(REQUIRED_COLUMNS), split="train")
+    columns = list(REQUIRED_COLUMNS)
+    if "messages" in pq.ParquetFile(path).schema_arrow.names:
+        columns.append("messages")  # the source's own chat turns (mixes written before lack them)
+    raw = Dataset.from_parquet(str(path), columns=columns, split="train")
     if len(keep) < len(raw):
         raw = raw.select(keep)
 
@@ -254,7 +269,7 @@ def load_mix(
         _to_rl_rows,
         batched=True,
         batch_size=256,
-        fn_kwargs={"system_prompt": system_prompt},
+        fn_kwargs={"prompt": TrainingPrompt.from_config(prompt, system_prompt)},
         remove_columns=raw.column_names,
         features=features,
         desc=f"prompts from {path.name}",

@@ -213,6 +213,7 @@ def run_experiment(
             mix_batch_size=int(resolved["mix"]["batch_size"]),
             single_category=single_category,
             system_prompt=train.get("system_prompt"),
+            prompt=(config.get("data") or {}).get("prompt"),
             trainer=train["trainer"],
             coords=coords,
         )
