@@ -32,6 +32,7 @@ import copy
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -55,14 +56,16 @@ class JobSettings(dict):
     """A sub-tree of the config: a dict whose cut keys raise on reading and whose reads are traced.
 
     `cut` maps a key of this level to True (not declared: reading it raises) or to the cut tree
-    of a partly declared child. Iteration shows only the declared keys.
+    of a partly declared child. Iteration shows only the declared keys (a cut key is not stored).
+    Limitation: a plain copy (`dict(view)`, `{**view}`) is a plain dict, not traced, in which a
+    cut key reads as absent.
     """
 
     def __init__(
         self,
         data: Mapping = (),
         *,
-        cut: Mapping | bool | None = None,
+        cut: Mapping | None = None,
         path: tuple = (),
         rule: str = "?",
         trace: dict | None = None,
@@ -70,12 +73,11 @@ class JobSettings(dict):
         leaf_paths: Mapping | None = None,
     ):
         super().__init__()
-        self._all_cut = cut is True
-        cut = {} if cut is True or cut is None else cut
+        cut = cut or {}
         self._cut = {k for k, v in cut.items() if v is True}
         self._path = tuple(path)
         self._rule = rule
-        self._trace = trace if trace is not None else {"read": set(), "undeclared": set()}
+        self._trace = trace if trace is not None else {"read": set(), "copied": set(), "undeclared": set()}
         self._resolved = resolved
         self._leaf_paths = dict(leaf_paths or {})
         for k, v in dict(data).items():
@@ -86,7 +88,7 @@ class JobSettings(dict):
     # -- the guard and the trace ------------------------------------------------------------
 
     def _undeclared(self, key) -> UndeclaredSetting:
-        where = key_path((*self._path, key)) if key is not None else key_path(self._path)
+        where = key_path((*self._path, key))
         self._trace["undeclared"].add(where)
         return UndeclaredSetting(
             f"rule {self._rule} read config key '{where}', which is not among the settings it declares "
@@ -94,11 +96,11 @@ class JobSettings(dict):
         )
 
     def _is_cut(self, key) -> bool:
-        return self._all_cut or key in self._cut
+        return key in self._cut
 
-    def _read(self, key, value):
+    def _read(self, key, value, how: str = "read"):
         if not isinstance(value, JobSettings):
-            self._trace["read"].add(self._leaf_paths.get(key) or key_path((*self._path, key)))
+            self._trace[how].add(self._leaf_paths.get(key) or key_path((*self._path, key)))
         return value
 
     def __getitem__(self, key):
@@ -116,30 +118,19 @@ class JobSettings(dict):
             raise self._undeclared(key)
         return dict.__contains__(self, key)
 
-    def __iter__(self):
-        if self._all_cut:
-            raise self._undeclared(None)
-        return iter(list(dict.keys(self)))
-
-    def __len__(self) -> int:
-        if self._all_cut:
-            raise self._undeclared(None)
-        return dict.__len__(self)
-
-    def keys(self):
-        return list(iter(self))
-
     def items(self):
-        return [(k, self[k]) for k in self]
+        how = _how_read(sys._getframe(1))
+        return [(k, self._read(k, dict.__getitem__(self, k), how)) for k in dict.keys(self)]
 
     def values(self):
-        return [self[k] for k in self]
+        how = _how_read(sys._getframe(1))
+        return [self._read(k, dict.__getitem__(self, k), how) for k in dict.keys(self)]
 
     def copy(self) -> dict:
         return dict(self.items())
 
     def __deepcopy__(self, memo) -> dict:
-        return {k: copy.deepcopy(v, memo) for k, v in self.items()}
+        return {k: copy.deepcopy(self._read(k, v, "copied"), memo) for k, v in dict.items(self)}
 
     def __reduce__(self):  # pickling (process pools) sends the declared content as a plain dict
         return (dict, (self.__deepcopy__({}),))
@@ -180,6 +171,16 @@ class JobSettings(dict):
             elif dict.__contains__(self, key):
                 dict.__setitem__(out, key, dict.__getitem__(self, key))
         return out
+
+
+# Reads that only record settings (a JSON dump of the run's config, W&B's run config, a copy) are
+# traced apart from the reads a job computes with ("copied" vs "read").
+_RECORDING_MODULES = ("json.encoder", "copy", "copyreg", "pickle")
+
+
+def _how_read(frame) -> str:
+    module = frame.f_globals.get("__name__", "") if frame is not None else ""
+    return "copied" if module in _RECORDING_MODULES or module.split(".")[0] == "wandb" else "read"
 
 
 def _resolve_plain(config: Mapping, name: str) -> dict:
@@ -370,6 +371,7 @@ def _write_traces() -> None:
             "rule": rule,
             "pid": os.getpid(),
             "read": sorted(trace["read"]),
+            "copied": sorted(trace["copied"] - trace["read"]),
             "undeclared": sorted(trace["undeclared"]),
         }
         with (Path(out_dir) / f"{os.getpid()}.jsonl").open("a") as f:
@@ -381,7 +383,7 @@ atexit.register(_write_traces)
 
 def traced(data: Mapping, *, rule: str, cut: Mapping | None = None, resolved: bool = False) -> JobSettings:
     """A JobSettings view over `data` whose reads land in the trace of this process."""
-    trace = {"read": set(), "undeclared": set()}
+    trace = {"read": set(), "copied": set(), "undeclared": set()}
     _TRACES.append((rule, trace))
     return JobSettings(data, cut=cut or {}, rule=rule, trace=trace, resolved=resolved)
 
