@@ -16,9 +16,11 @@ import json
 import os
 import random
 import re
+import resource
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -275,9 +277,15 @@ def smoke(tmp_path_factory):
         "WANDB_MODE": "offline",
         "VERO_SETTINGS_TRACE": str(root / "trace"),
     }
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
     proc = snakemake(
         "all", "--profile", "profiles/local", "--cores", "2", "--config", *args, env=env, timeout=3000
     )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    jobs = len(re.findall(r"^\s*(?:local)?rule \w+:$", proc.stdout + proc.stderr, flags=re.M))
+    timing = f"{jobs} jobs, {time.monotonic() - started:.0f} s wall, {cpu:.0f} CPU-s"
     (root / "snakemake.out").write_text(proc.stdout + "\n" + proc.stderr)
     server.shutdown()
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-8000:]
@@ -288,6 +296,7 @@ def smoke(tmp_path_factory):
         "values": values,
         "output": proc.stdout + proc.stderr,
         "endpoint_calls": dict(Endpoint.counts),
+        "timing": timing,
     }
 
 
@@ -348,10 +357,10 @@ def test_every_paper_key_is_read_or_replaced(smoke, capsys):
     """Every key of config/config.yaml is read by the smoke run with the paper's value, or listed in
     tests/paper_smoke.yaml: replaced (with a reason) or unread (what reads it is switched off).
 
-    "Read" is what the jobs' settings views traced (vero.settings): a job computing with the value.
-    A read that only records settings (the run's resolved_config.json, W&B's run config) is
-    "copied" and does not count; a key listed as unread that a job reads fails the test, so the
-    list cannot go stale.
+    "Read" is what the jobs' settings views traced (vero.settings): the job's code accessed the
+    value. A read that only serializes settings (a JSON dump such as the run's
+    resolved_config.json, W&B's run config, a deep copy) is "recorded" and does not count. A key
+    listed as unread that a job reads fails the test, so the list cannot go stale.
     """
     paper = yaml.load(PAPER.read_text(), Loader=ConfigLoader)
     table = smoke_table()
@@ -393,7 +402,7 @@ def test_every_paper_key_is_read_or_replaced(smoke, capsys):
             )
     with capsys.disabled():
         print(f"\npaper-config smoke run: {len(rows)} keys of config/config.yaml; data: {SAMPLE_BUILDER}")
-        print(f"endpoint calls: {smoke['endpoint_calls']}")
+        print(f"run: {smoke['timing']}; endpoint calls: {smoke['endpoint_calls']}")
         for key, value, status in rows:
             print(f"  {key} = {json.dumps(value)}: {status}")
         for key in sorted(set(replaced) - {k for k, _, _ in rows}):

@@ -57,8 +57,8 @@ class JobSettings(dict):
 
     `cut` maps a key of this level to True (not declared: reading it raises) or to the cut tree
     of a partly declared child. Iteration shows only the declared keys (a cut key is not stored).
-    Limitation: a plain copy (`dict(view)`, `{**view}`) is a plain dict, not traced, in which a
-    cut key reads as absent.
+    A copy (`dict(view)`, `{**view}`) reads every key of the level; the copy itself is a plain
+    dict, in which a cut key reads as absent.
     """
 
     def __init__(
@@ -118,6 +118,12 @@ class JobSettings(dict):
             raise self._undeclared(key)
         return dict.__contains__(self, key)
 
+    def __iter__(self):  # overriding it sends dict(view) and {**view} through __getitem__ (traced)
+        return iter(list(dict.keys(self)))
+
+    def keys(self):
+        return list(dict.keys(self))
+
     def items(self):
         how = _how_read(sys._getframe(1))
         return [(k, self._read(k, dict.__getitem__(self, k), how)) for k in dict.keys(self)]
@@ -173,8 +179,8 @@ class JobSettings(dict):
         return out
 
 
-# Reads that only record settings (a JSON dump of the run's config, W&B's run config, a copy) are
-# traced apart from the reads a job computes with ("copied" vs "read").
+# Reads that only serialize settings (a JSON dump of the run's config, W&B's run config, a deep
+# copy, pickling) are traced apart from the reads of the job's own code ("copied" vs "read").
 _RECORDING_MODULES = ("json.encoder", "copy", "copyreg", "pickle")
 
 
