@@ -229,7 +229,7 @@ def generated_configs(draw, texts=texts):
     return cfg
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(generated_configs(texts=yaml_texts))
 def test_every_value_round_trips_through_a_config_file(tmp_path_factory, raw):
     """A YAML file (YAML 1.2 floats) reads back as exactly the values written."""
@@ -238,7 +238,7 @@ def test_every_value_round_trips_through_a_config_file(tmp_path_factory, raw):
     assert same(load_config(path), validate_config(raw))
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(generated_configs())
 def test_every_value_round_trips_from_validation_to_job(tmp_path_factory, raw):
     """Validated config -> a job's settings file -> what the job reads: identical values."""
