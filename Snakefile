@@ -63,9 +63,9 @@ rule report:
 
 rule ablation_transfer:
     input:
-        ablation_targets("transfer"),
-        res("analysis/transfer.csv"),
-        res("analysis/transfer.png"),
+        ablation_targets(
+            "transfer", res("analysis/transfer.csv"), res("analysis/transfer.png")
+        ),
 
 
 rule ablation_reward:
@@ -75,8 +75,7 @@ rule ablation_reward:
 
 rule ablation_algorithm:
     input:
-        ablation_targets("algorithm"),
-        res("analysis/dynamics/algorithm_ablation.png"),
+        ablation_targets("algorithm", res("analysis/dynamics/algorithm_ablation.png")),
 
 
 rule ablation_sft:

@@ -42,9 +42,9 @@ rule reproduce_benchmark:
             CFG, wildcards.benchmark, REPRODUCE_RESOURCES.get("gpu", 0)
         ),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("reproduce_benchmark"),
     shell:
-        "python workflow_scripts/reproduce_benchmark.py --config-json {params.cfg}"
+        "python workflow_scripts/reproduce_benchmark.py --config-json {params.settings}"
         " --model {wildcards.rmodel} --benchmark {wildcards.benchmark}"
         " --out-jsonl {output.jsonl} --out-summary {output.summary} > {log} 2>&1"
 
@@ -63,9 +63,9 @@ rule reproduce_summary:
     resources:
         **rule_resources("eval_summary"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("reproduce_summary"),
     shell:
-        "python workflow_scripts/reproduce_summary.py --config-json {params.cfg}"
+        "python workflow_scripts/reproduce_summary.py --config-json {params.settings}"
         " --model {wildcards.rmodel} --benchmarks {input.benchmarks} --out {output.summary} > {log} 2>&1"
 
 
@@ -83,10 +83,10 @@ rule reproduce_table:
     resources:
         **rule_resources("eval_comparison"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("reproduce_table"),
         summaries=lambda wildcards: named_args("--summary", reproduce_summaries()),
     shell:
-        "python workflow_scripts/reproduce_table.py --config-json {params.cfg} {params.summaries}"
+        "python workflow_scripts/reproduce_table.py --config-json {params.settings} {params.summaries}"
         " --out-md {output.md} --out-csv {output.csv} --out-png {output.png} > {log} 2>&1"
 
 

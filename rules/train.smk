@@ -30,7 +30,7 @@ rule train_experiment:
     resources:
         **rule_resources("train_experiment"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("train_experiment"),
         vllm_python=vllm_python_prefix,
         base=lambda wildcards, input: input.base[0] if input.base else BASE_MODEL,
         run_dir=lambda wildcards: res(f"runs/{wildcards.experiment}"),
@@ -38,6 +38,6 @@ rule train_experiment:
     # and let Snakemake take the job for ended while it saves); fd 3 is Snakemake's stderr, where
     # the final error line goes besides the log (workflow_scripts/train.py --error-fd)
     shell:
-        "{params.vllm_python}exec python workflow_scripts/train.py --config-json {params.cfg}"
+        "{params.vllm_python}exec python workflow_scripts/train.py --config-json {params.settings}"
         " --experiment {wildcards.experiment} --mix {input.mix} --base-model {params.base}"
         " --output-dir {params.run_dir} --error-fd 3 3>&2 > {log} 2>&1"

@@ -20,11 +20,11 @@ def main(argv=None):
     p.add_argument("--out-summary", required=True)
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.eval.evaluate import load_config_json
     from vero.eval.reproduce import evaluate_released
+    from vero.settings import load_job_settings
 
     s = evaluate_released(
-        load_config_json(a.config_json),
+        load_job_settings(a.config_json),
         name=a.model,
         benchmark=a.benchmark,
         out_jsonl=a.out_jsonl,

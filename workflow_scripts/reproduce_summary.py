@@ -15,11 +15,11 @@ def main(argv=None):
     p.add_argument("--no-wandb", action="store_true", help="skip the W&B eval run")
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.eval.evaluate import load_config_json
     from vero.eval.reproduce import summarize_model
+    from vero.settings import load_job_settings
 
     s = summarize_model(
-        load_config_json(a.config_json),
+        load_job_settings(a.config_json),
         name=a.model,
         benchmark_jsons=a.benchmarks,
         out=a.out,

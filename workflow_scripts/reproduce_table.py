@@ -15,11 +15,12 @@ def main(argv=None):
     p.add_argument("--out-png", required=True)
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.eval.evaluate import load_config_json, parse_named_paths
+    from vero.eval.evaluate import parse_named_paths
     from vero.eval.reproduce import write_reproduction
+    from vero.settings import load_job_settings
 
     rows = write_reproduction(
-        load_config_json(a.config_json),
+        load_job_settings(a.config_json),
         summary_paths=parse_named_paths(a.summary, "--summary"),
         out_md=a.out_md,
         out_csv=a.out_csv,

@@ -1,6 +1,7 @@
 """Train one experiment (rule train).
 
-  python workflow_scripts/train.py --config-json results/resolved_config.json --experiment mixed \
+  python -m vero.config config/demo.yaml > config.json   # or the job's results/settings/... file
+  python workflow_scripts/train.py --config-json config.json --experiment mixed \
       --mix results/data/mix/mixed.parquet --base-model results/models/tiny-qwen2_5_vl \
       --output-dir results/runs/mixed
 
@@ -63,7 +64,10 @@ def requeue_this_job() -> str | None:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
-        "--config-json", type=Path, required=True, help="validated config (results/resolved_config.json)"
+        "--config-json",
+        type=Path,
+        required=True,
+        help="the job's settings (results/settings/<rule>/<sha>.json) or a config as JSON",
     )
     p.add_argument("--experiment", required=True, help="a key of experiments: in the config")
     p.add_argument("--mix", type=Path, required=True, help="data/mix/<experiment>.parquet")
@@ -85,10 +89,11 @@ def main(argv=None):
             error_fd = None
     setup_cpu()
 
-    from vero.config import ConfigError, resolve_experiment, validate_config
+    from vero.config import ConfigError, resolve_experiment
+    from vero.settings import load_job_settings
 
     try:
-        cfg = validate_config(json.loads(a.config_json.read_text()), source=str(a.config_json))
+        cfg = load_job_settings(a.config_json)
         resume = a.resume or resolve_experiment(cfg, a.experiment)["train"]["resume"]
         kind = resolve_experiment(cfg, a.experiment)["train"]["launcher"]["kind"]
     except ConfigError as exc:

@@ -464,8 +464,15 @@ def iter_hub_records(
 
     `configs` empty means every config the dataset declares. The same call serves the hub id
     `zlab-princeton/Vero-600k` and a local directory holding the same layout.
+
+    A local directory is always streamed: `datasets` would otherwise copy it into its Arrow cache
+    keyed on the files' paths and modification times, and reuse that copy after the files were
+    replaced by others with the same times (rsync -a, tar). A hub dataset's cache is keyed on the
+    repository revision, i.e. on content.
     """
     import datasets
+
+    streaming = streaming or Path(hub_id).is_dir()
 
     names = list(configs) or hub_config_names(hub_id)
     for config in names:
