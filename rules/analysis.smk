@@ -1,4 +1,4 @@
-# Behavioral analysis (RECIPE.md §6 and the ablations of §4): reasoning length, skills, the skill
+# Behavioral analysis (docs/recipe.md#8-behavioral-analysis, and docs/recipe.md#6-ablations): reasoning length, skills, the skill
 # probe, the skill UMAP, the transfer matrix, training dynamics, and a summary + W&B run.
 # Logic lives in vero.analysis; these rules only wire files to workflow_scripts/analysis_*.py.
 # Paths and input functions: rules/common.smk (analysis stage section).

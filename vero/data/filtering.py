@@ -9,7 +9,7 @@ stay in memory for deduplication.
 The dataset-level heuristics of the recipe's curation step (a source with fewer than
 `min_source_rows` rows, a mean image area under `min_source_mean_pixels`, only yes/no answers)
 apply to rows whose `curated` flag is false: the sources a user adds. The published Vero-600K
-went through them when its authors chose its 59 sources (RECIPE.md §2; docs/DATA.md of the
+went through them when its authors chose its 59 sources (docs/recipe.md#3-data-vero-600k; docs/DATA.md of the
 release), so its rows are marked curated by the reader (`data.source.curated`).
 """
 

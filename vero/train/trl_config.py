@@ -27,7 +27,8 @@ from vero.config import ConfigError
 # grpo_config_kwargs keys that are not TRL's (vero.train.release.VeroGRPOConfig adds them)
 VERO_ONLY_KEYS = ("advantage_epsilon", "judge_sleep_level")
 
-# Clip ranges per algorithm (RECIPE.md §4; DAPO's clip-higher is 0.2 / 0.28 as in the DAPO paper).
+# Clip ranges per algorithm (docs/recipe.md#5-training; DAPO's clip-higher is 0.2 / 0.28 as in the DAPO
+# paper).
 ALGORITHMS: dict[str, dict[str, Any]] = {
     "gspo": {
         "importance_sampling_level": "sequence",
@@ -229,7 +230,7 @@ def grpo_config_kwargs(
         epsilon=eps_low,
         epsilon_high=eps_high,
         delta=clip_delta(train),
-        beta=0.0,  # no KL term and no reference model (RECIPE.md §4)
+        beta=0.0,  # no KL term and no reference model (docs/recipe.md#5-training)
         num_iterations=1,
         scale_rewards="group",  # group-normalised advantages, GRPO style
         mask_truncated_completions=False,  # overlong answers are shaped by the reward's overlong term instead
