@@ -396,7 +396,7 @@ class ServedVLLMBackend(Backend):
         extra_args: Sequence[str] = (),
         health_timeout_s: float = 900.0,
         max_concurrency: int = 64,
-        timeout_s: float = 600.0,
+        timeout_s: float = 1800.0,
         system_prompt: str | None = None,
         command: Sequence[str] | None = None,
         **_: Any,

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from vero.config import ConfigError
+from vero.config import ConfigError, schema_default
 
 # grpo_config_kwargs keys that are not TRL's (vero.train.release.VeroGRPOConfig adds them)
 VERO_ONLY_KEYS = ("advantage_epsilon", "judge_sleep_level")
@@ -192,7 +192,10 @@ def common_args(
         "seed": int(resolved.get("seed", 0)),
         "data_seed": int(resolved.get("seed", 0)),
         "use_cpu": use_cpu,
-        "activation_checkpointing": bool(train.get("gradient_checkpointing", False)) and not use_cpu,
+        "activation_checkpointing": bool(
+            train.get("gradient_checkpointing", schema_default("train.gradient_checkpointing"))
+        )
+        and not use_cpu,
         "dataloader_num_workers": 0,
         "remove_unused_columns": False,  # the reward reads the dataset columns
         "disable_tqdm": False,
