@@ -105,6 +105,8 @@ rule analysis_transfer:
         png=ANALYSIS_OUT["transfer_png"],
     log:
         logf("analysis_transfer"),
+    benchmark:
+        benchf("analysis_transfer")
     conda:
         "../envs/analysis.yaml"
     resources:
@@ -128,6 +130,8 @@ rule analysis_dynamics:
         csv=ANALYSIS_OUT["dynamics_csv"],
     log:
         logf("analysis_dynamics"),
+    benchmark:
+        benchf("analysis_dynamics")
     conda:
         "../envs/analysis.yaml"
     resources:
@@ -150,6 +154,8 @@ rule analysis_dynamics_algorithm:
         overlay=ANALYSIS_OUT["dynamics_overlay"],
     log:
         logf("analysis_dynamics_algorithm"),
+    benchmark:
+        benchf("analysis_dynamics_algorithm")
     conda:
         "../envs/analysis.yaml"
     resources:
@@ -188,6 +194,8 @@ rule analysis_summary:
         json=ANALYSIS_OUT["summary"],
     log:
         logf("analysis_summary"),
+    benchmark:
+        benchf("analysis_summary")
     conda:
         "../envs/analysis.yaml"
     resources:

@@ -82,6 +82,8 @@ rule data_filter_report:
         md=DATA["filter_report_md"],
     log:
         logf("data_filter_report"),
+    benchmark:
+        benchf("data_filter_report")
     conda:
         "../envs/gpu.yaml"
     resources:

@@ -15,6 +15,8 @@ rule vllm_server_env:
         python=res("envs/vllm_python.txt"),
     log:
         logf("vllm_server_env"),
+    benchmark:
+        benchf("vllm_server_env")
     conda:
         "../envs/vllm.yaml"
     shell:

@@ -56,6 +56,8 @@ rule reproduce_summary:
         summary=res("reproduce/{rmodel}/summary.json"),
     log:
         logf("reproduce_summary/{rmodel}"),
+    benchmark:
+        benchf("reproduce_summary/{rmodel}")
     wildcard_constraints:
         rmodel="|".join(REPRODUCE_MODELS) or "^$",
     conda:
@@ -78,6 +80,8 @@ rule reproduce_table:
         png=res("reproduce/paper_deltas.png"),
     log:
         logf("reproduce_table"),
+    benchmark:
+        benchf("reproduce_table")
     conda:
         "../envs/gpu.yaml"
     resources:
