@@ -445,7 +445,10 @@ def _paper():
             {"mix": {"batch_size": 100}},
             "config key 'train.batch_size': 256 is not a multiple of mix.batch_size",
         ),
-        ({"reward": {"judge": {"serve": {"gpus": 8}}}}, "config key 'reward.judge.serve.gpus'"),
+        (
+            {"reward": {"judge": {"serve": {"layout": "dedicated", "gpus": 8}}}},
+            "config key 'reward.judge.serve.gpus'",
+        ),
         (
             {"analysis": {"skills": {"experiments": ["mixed", "mixd"]}}},
             "config key 'analysis.skills.experiments.1': unknown experiment 'mixd'",
