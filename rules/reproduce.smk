@@ -1,7 +1,8 @@
 # The reproduce_paper target: the released Vero checkpoints and their base models
 # (eval.reproduce.models) on the suite, one job per (model, benchmark), a summary per model and the
 # per-benchmark deltas against the paper's table (results/reproduce/paper_deltas.{md,csv,png}).
-# Library: vero.eval.reproduce. Resources: resources.reproduce_benchmark, else eval_benchmark's.
+# Library: vero.eval.reproduce. Resources: resources.reproduce_benchmark, else eval_benchmark's; the
+# summary and the table take eval_summary's and eval_comparison's.
 
 from vero.eval.reproduce import reproduce_models
 

@@ -120,3 +120,18 @@ def test_rule_files_parse_as_the_workflow_sees_them():
     rules, _ = parse_rules((REPO_ROOT / "rules" / "train.smk").read_text())
     assert rules["train_experiment"]["log"] == ['logf("train_experiment/{experiment}"),']
     assert "vllm_server_env" in parse_rules((REPO_ROOT / "rules" / "envs.smk").read_text())[1]
+
+
+def test_readme_targets_are_local_rules_of_the_workflow():
+    # README "Targets": each named target is a rule, and a local one (it gathers, it runs nothing).
+    readme = (REPO_ROOT / "README.md").read_text()
+    table = readme.split("## Targets", 1)[1].split("\n## ", 1)[0]
+    targets = re.findall(r"^\| `(\w+)` \|", table, flags=re.M)
+    rules, local = {}, set()
+    for text in _workflow_files().values():
+        parsed, loc = parse_rules(text)
+        rules.update(parsed)
+        local |= loc
+    assert len(targets) >= 10
+    assert [t for t in targets if t not in rules] == []
+    assert [t for t in targets if t not in local or RUNS & rules[t].keys()] == []
