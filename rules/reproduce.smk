@@ -3,23 +3,7 @@
 # per-benchmark deltas against the paper's table (results/reproduce/paper_deltas.{md,csv,png}).
 # Library: vero.eval.reproduce. Resources: resources.reproduce_benchmark, else eval_benchmark's; the
 # summary and the table take eval_summary's and eval_comparison's.
-
-from vero.eval.reproduce import reproduce_models
-
-REPRODUCE_MODELS = list(reproduce_models(CFG))
-REPRODUCE_RESOURCES = (
-    rule_resources("reproduce_benchmark")
-    if "reproduce_benchmark" in CFG["resources"]
-    else EVAL_RESOURCES
-)
-
-
-def reproduce_benchmark_outputs(wildcards):
-    return [res(f"reproduce/{wildcards.rmodel}/{b}.json") for b in EVAL_BENCHMARKS]
-
-
-def reproduce_summaries(wildcards=None):
-    return {m: res(f"reproduce/{m}/summary.json") for m in REPRODUCE_MODELS}
+# Models, resources and input functions: rules/common.smk (reproduce_paper section).
 
 
 rule reproduce_benchmark:
