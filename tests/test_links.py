@@ -1,7 +1,7 @@
 """Every document and file the repository names exists in the repository.
 
-Three kinds of reference are checked, in every text file git tracks (or would track) except the test
-corpora under tests/data/:
+Three kinds of reference are checked, in every text file git tracks (or would track) except the data of
+the test corpora under tests/data/ (their READMEs are checked):
 - relative Markdown links, `[text](path#anchor)`, in *.md: the file exists and, for a Markdown
   target with an anchor, one of its headings has that anchor (GitHub's slug rule);
 - repository paths named anywhere (`docs/recipe.md#4-reward`, `vero/rewards/core.py`,
@@ -121,7 +121,9 @@ def text_files(root: Path) -> list[str]:
     keep = []
     for rel in out:
         p = Path(rel)
-        if not rel or rel == SELF or rel.startswith(SKIP_PREFIXES) or not (root / p).is_file():
+        if not rel or rel == SELF or not (root / p).is_file():
+            continue
+        if rel.startswith(SKIP_PREFIXES) and p.suffix != ".md":  # corpora: data, but their READMEs are docs
             continue
         if p.suffix in TEXT_SUFFIXES or p.name in TEXT_NAMES:
             keep.append(rel)
