@@ -4,8 +4,8 @@
   (`{type: string, description: A, b.}` reads as `description: A` plus a key `b.`) and a plain
   block one at ` #`; both are found by reparsing the files' node trees, and so are empty ones.
 - Library defaults equal the schema's: the settings classes and functions that take a config
-  section's keys as parameters, and every `.get("<key>", <number or boolean>)` fallback in vero/
-  whose key is a schema key's name.
+  section's keys as parameters, and every `.get("<key>", <number, boolean or string>)` fallback in
+  vero/ whose key is a schema key's name.
 """
 
 from __future__ import annotations
@@ -217,11 +217,15 @@ NOT_CONFIG = {
     ("vero/data/readers.py", "curated"): "the reader's keyword arguments (already resolved)",
     ("vero/eval/scorers.py", "precision"): "a metric's parameters in the benchmark registry",
     ("vero/plan.py", "hidden_size"): "a model's config.json vision section",
+    ("vero/eval/comparison.py", "source"): "a paper_reference entry of the registry",
+    ("vero/eval/reproduce.py", "source"): "a paper_reference entry of the registry",
+    ("vero/eval/registry.py", "layout"): "a benchmark's data layout in the registry",
 }
 
 
 def config_fallbacks(root: Path) -> list[tuple[str, int, str, object]]:
-    """(file, line, key, value) of each `.get("key", number-or-boolean)` in root/vero."""
+    """(file, line, key, value) of each `.get("key", constant)` in root/vero: a number, a boolean or a
+    non-empty string ("" and containers are "absent" sentinels, not defaults)."""
     leaves = _schema_leaves()
     found = []
     for path in sorted((root / "vero").rglob("*.py")):
@@ -234,9 +238,11 @@ def config_fallbacks(root: Path) -> list[tuple[str, int, str, object]]:
             key, default = node.args
             if not (isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value in leaves):
                 continue
-            if isinstance(default, ast.Constant) and isinstance(default.value, (bool, int, float)):
+            if isinstance(default, ast.Constant) and isinstance(default.value, (bool, int, float, str)):
+                if default.value == "":
+                    continue
                 found.append((rel, node.lineno, key.value, default.value))
-    return found
+    return sorted(found, key=lambda t: (t[0], t[1]))
 
 
 def _equal_default(value, default) -> bool:
@@ -263,9 +269,19 @@ def test_config_fallbacks_equal_a_schema_default():
 def test_config_fallbacks_check_finds_a_planted_contradiction(tmp_path):
     (tmp_path / "vero").mkdir()
     (tmp_path / "vero" / "m.py").write_text(
-        "def f(serve, judge):\n"
+        "def f(serve, judge, ev):\n"
         '    return serve.get("gpus", 1), serve.get("port"), judge.get("max_concurrency", 64.0)\n'
+        '    return ev.get("backend", "hf"), ev.get("backend", "")\n'
     )
     planted = str(Path("vero", "m.py"))  # (a path this repository does not have; tests/test_links.py)
-    assert config_fallbacks(tmp_path) == [(planted, 2, "gpus", 1), (planted, 2, "max_concurrency", 64.0)]
-    assert len(contradictions(tmp_path)) == 1 and "m.py:2: .get('gpus', 1)" in contradictions(tmp_path)[0]
+    assert config_fallbacks(tmp_path) == [
+        (planted, 2, "gpus", 1),
+        (planted, 2, "max_concurrency", 64.0),
+        (planted, 3, "backend", "hf"),
+    ]
+    wrong = contradictions(tmp_path)
+    assert (
+        len(wrong) == 2
+        and "m.py:2: .get('gpus', 1)" in wrong[0]
+        and "m.py:3: .get('backend', 'hf')" in wrong[1]
+    )

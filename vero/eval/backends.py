@@ -32,6 +32,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from vero.config import schema_default
 from vero.eval.prompting import sample_messages
 from vero.eval.samples import EvalSample
 
@@ -469,7 +470,7 @@ def backend_kwargs(cfg: Mapping) -> dict[str, Any]:
     ev, model = cfg.get("eval") or {}, cfg.get("model") or {}
     system_prompt = resolve_system_prompt(cfg)
     pixels = {k: model.get(k) for k in ("min_pixels", "max_pixels")}
-    name = ev.get("backend", "hf")
+    name = ev.get("backend", schema_default("eval.backend"))
     if name == "hf":
         return {
             "system_prompt": system_prompt,
