@@ -474,12 +474,12 @@ def test_paper_config_mistakes_fail_at_load_naming_the_key(patch, message):
 
 
 def test_batch_layout_is_checked_per_experiment_over_its_processes():
-    cfg = load_config(CONFIGS[0])  # 8 GPUs per node, 4 of them the judge's: 4 processes
+    cfg = load_config(CONFIGS[0])  # 8 GPUs per node, shared with the judge: 8 processes
     from vero.train.launch import training_processes
 
-    assert all(training_processes(resolve_experiment(cfg, e)) == 4 for e in cfg["experiments"])
-    # 6 GPUs, judge 4: 2 processes, 1024 completions -> 512 each, micro 8: valid
-    validate_config(deep_merge(_paper(), {"train": {"launcher": {"gpus_per_node": 6}}}))
+    assert all(training_processes(resolve_experiment(cfg, e)) == 8 for e in cfg["experiments"])
+    # 4 GPUs, judge shared: 4 processes, 1024 completions -> 256 each: valid
+    validate_config(deep_merge(_paper(), {"train": {"launcher": {"gpus_per_node": 4}}}))
 
 
 @settings(max_examples=40, deadline=None)
