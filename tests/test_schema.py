@@ -140,6 +140,7 @@ def _same(a, b) -> bool:
 
 def _settings():
     from vero.analysis.probe import run_probe
+    from vero.analysis.skills.llm import LLMExtractor
     from vero.data.filtering import FilterSettings
     from vero.data.question_filter import QuestionFilterSettings
     from vero.eval.backends import OpenAIBackend, ServedVLLMBackend
@@ -164,6 +165,7 @@ def _settings():
         (OpenAIBackend, "eval.openai", {}),
         (ServedVLLMBackend, "eval.vllm_server", {}),
         (run_probe, "analysis.probe", {}),
+        (LLMExtractor, "analysis.skills.llm", {}),
         (score_all, "reward.judge", {"judge_concurrency": "max_concurrency"}),
     ]
 
