@@ -11,8 +11,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from vero.config import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 RUNS = {"shell", "script", "run", "notebook", "wrapper", "cwl"}
 _RULE = re.compile(r"^(?:rule|checkpoint) (\w+):\s*$")

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vero.config import REPO_ROOT, load_schema, schema_default
+from vero.config import SCHEMA_DIR, load_schema, schema_default
 
-SCHEMA_FILES = sorted((REPO_ROOT / "config" / "schema").glob("*.yaml"))
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_FILES = sorted(Path(SCHEMA_DIR).glob("*.yaml"))
 
 # JSON Schema keywords the project's schema files use or may use; any other key where a keyword is
 # expected is a fragment of a description cut at a comma.
@@ -82,6 +83,7 @@ def cut_descriptions(text: str, name: str = "<schema>") -> list[str]:
 
 
 def test_schema_descriptions_are_whole():
+    assert len(SCHEMA_FILES) >= 10, SCHEMA_DIR
     problems = [p for f in SCHEMA_FILES for p in cut_descriptions(f.read_text(), f"config/schema/{f.name}")]
     assert not problems, "\n".join(problems)
 
