@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-# CPU habits (ENVIRONMENT.md): one math thread, no hub, W&B offline.
+# CPU habits (docs/environment.md): one math thread, no hub, W&B offline.
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export TOKENIZERS_PARALLELISM ?= false

@@ -119,7 +119,7 @@ def main(argv=None):
                 enforce_eager=on_cpu,
                 max_model_len=2048,
                 # like for like with hf on CPU (float32); a fixed KV cache, as this VM's NUMA report
-                # would make vLLM size it from ~10 GiB (ENVIRONMENT.md)
+                # would make vLLM size it from ~10 GiB (docs/environment.md#vllm-on-cpu)
                 dtype="float32" if on_cpu else "auto",
                 extra_engine_args={"kv_cache_memory_bytes": 256 * 1024**2} if on_cpu else {},
             )

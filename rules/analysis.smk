@@ -1,4 +1,4 @@
-# Behavioral analysis (RECIPE.md §6 and the ablations of §4): reasoning length, skills, the skill
+# Behavioral analysis (docs/recipe.md#8-behavioral-analysis, and docs/recipe.md#6-ablations): reasoning length, skills, the skill
 # probe, the skill UMAP, the transfer matrix, training dynamics, and a summary + W&B run.
 # Logic lives in vero.analysis; these rules only wire files to workflow_scripts/analysis_*.py.
 # Paths and input functions: rules/common.smk (analysis stage section).
@@ -105,6 +105,8 @@ rule analysis_transfer:
         png=ANALYSIS_OUT["transfer_png"],
     log:
         logf("analysis_transfer"),
+    benchmark:
+        benchf("analysis_transfer")
     conda:
         "../envs/analysis.yaml"
     resources:
@@ -128,6 +130,8 @@ rule analysis_dynamics:
         csv=ANALYSIS_OUT["dynamics_csv"],
     log:
         logf("analysis_dynamics"),
+    benchmark:
+        benchf("analysis_dynamics")
     conda:
         "../envs/analysis.yaml"
     resources:
@@ -150,6 +154,8 @@ rule analysis_dynamics_algorithm:
         overlay=ANALYSIS_OUT["dynamics_overlay"],
     log:
         logf("analysis_dynamics_algorithm"),
+    benchmark:
+        benchf("analysis_dynamics_algorithm")
     conda:
         "../envs/analysis.yaml"
     resources:
@@ -188,6 +194,8 @@ rule analysis_summary:
         json=ANALYSIS_OUT["summary"],
     log:
         logf("analysis_summary"),
+    benchmark:
+        benchf("analysis_summary")
     conda:
         "../envs/analysis.yaml"
     resources:

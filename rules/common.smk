@@ -394,3 +394,57 @@ def analysis_targets():
         )
         + expand(res("analysis/dynamics/{experiment}.png"), experiment=EXPERIMENTS)
     )
+
+
+# ---- serving environment: input functions of rules/envs.smk ----------------------------------
+
+
+def _serves_judge(wildcards):
+    serve = resolve_experiment(CFG, wildcards.experiment)["reward"]["judge"]
+    return bool(serve.get("enabled")) and bool(
+        (serve.get("serve") or {}).get("enabled")
+    )
+
+
+def vllm_server_env_input(stage):
+    """Input function: the recorded serving python when the stage's job starts a vLLM server."""
+
+    def needs(wildcards):
+        if stage == "train":
+            serving = _serves_judge(wildcards)
+        elif stage == "eval":
+            serving = CFG["eval"].get("backend") == "vllm_server"
+        else:  # analysis skills
+            skills = CFG["analysis"].get("skills") or {}
+            serving = skills.get("extractor") == "llm" and bool(
+                ((skills.get("llm") or {}).get("serve") or {}).get("enabled")
+            )
+        return [res("envs/vllm_python.txt")] if serving else []
+
+    return needs
+
+
+def vllm_python_prefix(wildcards, input):
+    """`VERO_VLLM_PYTHON=<recorded python> ` before a job's command, when it starts a server."""
+    files = list(input.get("vllm_env", []) or [])
+    return f'VERO_VLLM_PYTHON="$(cat {files[0]})" ' if files else ""
+
+
+# ---- reproduce_paper: models, resources and paths of rules/reproduce.smk ---------------------------
+
+from vero.eval.reproduce import reproduce_models
+
+REPRODUCE_MODELS = list(reproduce_models(CFG))
+REPRODUCE_RESOURCES = (
+    rule_resources("reproduce_benchmark")
+    if "reproduce_benchmark" in CFG["resources"]
+    else EVAL_RESOURCES
+)
+
+
+def reproduce_benchmark_outputs(wildcards):
+    return [res(f"reproduce/{wildcards.rmodel}/{b}.json") for b in EVAL_BENCHMARKS]
+
+
+def reproduce_summaries(wildcards=None):
+    return {m: res(f"reproduce/{m}/summary.json") for m in REPRODUCE_MODELS}

@@ -1,4 +1,4 @@
-# Data stage (RECIPE.md §2): source -> raw per category -> filtered (+ reports) -> mix per experiment,
+# Data stage (docs/recipe.md#3-data-vero-600k): source -> raw per category -> filtered (+ reports) -> mix per experiment,
 # the VeroMini held-out split (the mini eval suite), and the embedded tiny VLM.
 # Logic lives in vero.data (and vero.models); these rules only wire files to workflow_scripts/.
 # With `--sdm conda` they run in envs/gpu.yaml, which holds datasets, math-verify and lm-eval.
@@ -82,6 +82,8 @@ rule data_filter_report:
         md=DATA["filter_report_md"],
     log:
         logf("data_filter_report"),
+    benchmark:
+        benchf("data_filter_report")
     conda:
         "../envs/gpu.yaml"
     resources:

@@ -44,6 +44,8 @@ rule eval_summary:
         summary=res("eval/{experiment}/{checkpoint}/summary.json"),
     log:
         logf("eval_summary/{experiment}/{checkpoint}"),
+    benchmark:
+        benchf("eval_summary/{experiment}/{checkpoint}")
     conda:
         "../envs/gpu.yaml"
     resources:
@@ -64,6 +66,8 @@ rule eval_comparison:
         csv=res("eval/comparison.csv"),
     log:
         logf("eval_comparison"),
+    benchmark:
+        benchf("eval_comparison")
     conda:
         "../envs/gpu.yaml"
     resources:
@@ -87,6 +91,8 @@ rule eval_sweep:
         json=res("eval/{experiment}/sweep.json"),
     log:
         logf("eval_sweep/{experiment}"),
+    benchmark:
+        benchf("eval_sweep/{experiment}")
     conda:
         "../envs/gpu.yaml"
     resources:

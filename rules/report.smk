@@ -23,6 +23,8 @@ rule build_report:
         html=REPORT,
     log:
         logf("build_report"),
+    benchmark:
+        benchf("build_report")
     conda:
         "../envs/analysis.yaml"
     resources:

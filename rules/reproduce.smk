@@ -1,24 +1,9 @@
 # The reproduce_paper target: the released Vero checkpoints and their base models
 # (eval.reproduce.models) on the suite, one job per (model, benchmark), a summary per model and the
 # per-benchmark deltas against the paper's table (results/reproduce/paper_deltas.{md,csv,png}).
-# Library: vero.eval.reproduce. Resources: resources.reproduce_benchmark, else eval_benchmark's.
-
-from vero.eval.reproduce import reproduce_models
-
-REPRODUCE_MODELS = list(reproduce_models(CFG))
-REPRODUCE_RESOURCES = (
-    rule_resources("reproduce_benchmark")
-    if "reproduce_benchmark" in CFG["resources"]
-    else EVAL_RESOURCES
-)
-
-
-def reproduce_benchmark_outputs(wildcards):
-    return [res(f"reproduce/{wildcards.rmodel}/{b}.json") for b in EVAL_BENCHMARKS]
-
-
-def reproduce_summaries(wildcards=None):
-    return {m: res(f"reproduce/{m}/summary.json") for m in REPRODUCE_MODELS}
+# Library: vero.eval.reproduce. Resources: resources.reproduce_benchmark, else eval_benchmark's; the
+# summary and the table take eval_summary's and eval_comparison's.
+# Models, resources and input functions: rules/common.smk (reproduce_paper section).
 
 
 rule reproduce_benchmark:
@@ -56,6 +41,8 @@ rule reproduce_summary:
         summary=res("reproduce/{rmodel}/summary.json"),
     log:
         logf("reproduce_summary/{rmodel}"),
+    benchmark:
+        benchf("reproduce_summary/{rmodel}")
     wildcard_constraints:
         rmodel="|".join(REPRODUCE_MODELS) or "^$",
     conda:
@@ -78,6 +65,8 @@ rule reproduce_table:
         png=res("reproduce/paper_deltas.png"),
     log:
         logf("reproduce_table"),
+    benchmark:
+        benchf("reproduce_table")
     conda:
         "../envs/gpu.yaml"
     resources:

@@ -1,4 +1,4 @@
-# Training (RECIPE.md §4): one job per experiment. GSPO with TRL's GRPOTrainer (or the algorithm,
+# Training (docs/recipe.md#5-training): one job per experiment. GSPO with TRL's GRPOTrainer (or the algorithm,
 # reward and SFT variants of the ablations), on the experiment's category-balanced mix.
 # workflow_scripts/train.py builds the job's command from train.launcher (plain python on CPU,
 # accelerate on GPUs, srun + accelerate across nodes; vero.train.launch documents each) and

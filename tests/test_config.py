@@ -445,7 +445,10 @@ def _paper():
             {"mix": {"batch_size": 100}},
             "config key 'train.batch_size': 256 is not a multiple of mix.batch_size",
         ),
-        ({"reward": {"judge": {"serve": {"gpus": 8}}}}, "config key 'reward.judge.serve.gpus'"),
+        (
+            {"reward": {"judge": {"serve": {"layout": "dedicated", "gpus": 8}}}},
+            "config key 'reward.judge.serve.gpus'",
+        ),
         (
             {"analysis": {"skills": {"experiments": ["mixed", "mixd"]}}},
             "config key 'analysis.skills.experiments.1': unknown experiment 'mixd'",
@@ -471,12 +474,12 @@ def test_paper_config_mistakes_fail_at_load_naming_the_key(patch, message):
 
 
 def test_batch_layout_is_checked_per_experiment_over_its_processes():
-    cfg = load_config(CONFIGS[0])  # 8 GPUs per node, 4 of them the judge's: 4 processes
+    cfg = load_config(CONFIGS[0])  # 8 GPUs per node, shared with the judge: 8 processes
     from vero.train.launch import training_processes
 
-    assert all(training_processes(resolve_experiment(cfg, e)) == 4 for e in cfg["experiments"])
-    # 6 GPUs, judge 4: 2 processes, 1024 completions -> 512 each, micro 8: valid
-    validate_config(deep_merge(_paper(), {"train": {"launcher": {"gpus_per_node": 6}}}))
+    assert all(training_processes(resolve_experiment(cfg, e)) == 8 for e in cfg["experiments"])
+    # 4 GPUs, judge shared: 4 processes, 1024 completions -> 256 each: valid
+    validate_config(deep_merge(_paper(), {"train": {"launcher": {"gpus_per_node": 4}}}))
 
 
 @settings(max_examples=40, deadline=None)

@@ -33,7 +33,14 @@ def row(i=0, **over):
     return base
 
 
-SETTINGS = F.FilterSettings(min_image_side=28, min_image_pixels=1000, min_source_rows=1, min_question_chars=5)
+# The dataset-level heuristics off (their schema defaults would drop these few small test rows).
+SETTINGS = F.FilterSettings(
+    min_image_side=28,
+    min_image_pixels=1000,
+    min_source_rows=1,
+    min_source_mean_pixels=0,
+    min_question_chars=5,
+)
 
 
 def reason_of(r, settings=SETTINGS, **kw):
@@ -97,7 +104,7 @@ def test_source_statistics_and_the_curated_flag_through_a_file(tmp_path):
     assert stats["tiny"] == F.SourceStats(6, 264 * 102, False) and stats["yesno"].binary_only
     # 264 x 102 px (a published mmk12 row) is under 30K px: only the copies marked curated stay
     settings = F.FilterSettings(
-        min_source_mean_pixels=30_000, min_image_pixels=1, drop_binary_only_sources=True
+        min_source_rows=1, min_source_mean_pixels=30_000, min_image_pixels=1, drop_binary_only_sources=True
     )
     report = F.filter_file(tmp_path / "raw.parquet", tmp_path / "out.parquet", settings, category="stem")
     assert report["kept"] == 5 and report["dropped"] == {F.SOURCE_LOW_RESOLUTION: 3, F.SOURCE_BINARY_ONLY: 2}

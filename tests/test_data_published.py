@@ -116,7 +116,7 @@ def test_every_row_accounted_for_per_category_source_and_reason(sample):
     rejected = sum(expected_outcome(m) == "reward_rejects_gold" for m in manifest)
     assert agg["total"]["dropped"] == {
         "duplicate_row": 1,  # at ingestion: the same vqav2 row twice
-        "unknown_reward_type": 1,  # exact_match, a name of the release's DATA.md its code does not take
+        "unknown_reward_type": 1,  # exact_match, a name of the release's docs/DATA.md its code does not take
         "answer_invalid": 2,  # a number_list that repeats an item, a box with 3 numbers
         "ifeval_args_missing": 2,  # the release would draw num_words, and CopySpanIdxChecker's n_start 0
         **(

@@ -127,7 +127,7 @@ def test_filter_file_counts_judge_verdicts(endpoint, tmp_path):
     report = F.filter_file(
         tmp_path / "raw.parquet",
         tmp_path / "out.parquet",
-        F.FilterSettings(min_source_rows=1, min_image_pixels=1),
+        F.FilterSettings(min_source_rows=1, min_source_mean_pixels=0, min_image_pixels=1),
         category="stem",
         question_scorer=judge_for(endpoint, max_retries=0, max_concurrency=2),
     )

@@ -1,4 +1,7 @@
-"""Format reward, layout parsing, \\boxed extraction, overlong penalty and the total (RECIPE.md §3)."""
+"""Format reward, layout parsing, \\boxed extraction, overlong penalty and the total.
+
+Source: docs/recipe.md#4-reward.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Table-driven accuracy cases for every route (RECIPE.md §3 semantics)."""
+"""Table-driven accuracy cases for every route (docs/recipe.md#4-reward)."""
 
 from __future__ import annotations
 
@@ -287,7 +287,7 @@ def test_check_ground_truth_accepts_good_samples():
     check_ground_truth("grounding", _boxes((1, 2, 3, 4)), coords="qwen1000", image_size=[640, 480])
     check_ground_truth("instruction_following", IF_GOLD)
     check_ground_truth("llm_judge", "A cat on a mat.")
-    # The release's native forms (RELEASE_PARITY §1): read as the release reads them.
+    # The release's native forms: read as the release reads them.
     check_ground_truth("number_list", "2, 0, 1")
     check_ground_truth("number_list", "[1, 1, 2]")  # repeats: gradeable under `corrected`
     check_ground_truth("instruction_following", json.dumps(IF_GOLD))  # JSON-encoded twice

@@ -165,8 +165,8 @@ def test_a_config_with_some_ablations_plans_what_it_has(tmp_path):
 
 
 def test_a_batch_layout_the_training_job_would_refuse_fails_at_planning(tmp_path):
-    """7 GPUs per node, 4 for the in-job judge: 3 training processes cannot split 128 x 8."""
+    """7 GPUs per node (the paper's judge shares them): 7 training processes cannot split 128 x 8."""
     rc, text = _snakemake_n("data", PAPER, tmp_path, "train={launcher: {gpus_per_node: 7}}")
     assert rc != 0
     assert "--config key 'train.mini_batch_size'" in text or "config key 'train.mini_batch_size'" in text
-    assert "1024 completions per update cannot be split evenly over 3 processes" in text
+    assert "1024 completions per update cannot be split evenly over 7 processes" in text

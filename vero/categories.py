@@ -1,4 +1,7 @@
-"""The six Vero task categories, in the order used across the project (RECIPE.md §1)."""
+"""The six Vero task categories, in the order used across the project.
+
+Source: docs/recipe.md#2-six-task-categories.
+"""
 
 CATEGORIES: tuple[str, ...] = (
     "chart_ocr",
@@ -18,7 +21,8 @@ CATEGORY_NAMES: dict[str, str] = {
     "captioning_if": "Captioning & Instruction Following",
 }
 
-# Words in the think block after 1,000 steps of single-category RL (RECIPE.md §1): mean, SEM.
+# Words in the think block after 1,000 steps of single-category RL: mean, SEM
+# (docs/recipe.md#8-behavioral-analysis).
 PAPER_REASONING_LENGTH: dict[str, tuple[float, float]] = {
     "chart_ocr": (1593.0, 32.0),
     "stem": (1576.0, 40.0),

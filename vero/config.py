@@ -195,6 +195,30 @@ def load_schema(schema_dir: Path | str = SCHEMA_DIR) -> dict:
     return copy.deepcopy(root)
 
 
+def schema_default(key: str, schema: Mapping | None = None) -> Any:
+    """The default the schema gives a config key, by dotted path (a copy).
+
+    Library code that needs a setting's default outside a validated config reads it here, so the
+    schema stays the one place a default is written. A key the schema does not know, or one with no
+    default, is a KeyError naming it.
+
+    >>> schema_default("data.filter.min_source_rows")
+    1000
+    """
+    node: Any = schema if schema is not None else load_schema()
+    for part in key.split("."):
+        props = (node.get("properties") or {}) if isinstance(node, Mapping) else {}
+        if part in props:
+            node = props[part]
+        elif isinstance(node, Mapping) and isinstance(node.get("additionalProperties"), Mapping):
+            node = node["additionalProperties"]
+        else:
+            raise KeyError(f"config key {key!r}: the schema has no {part!r} there")
+    if not isinstance(node, Mapping) or "default" not in node:
+        raise KeyError(f"config key {key!r} has no default in config/schema/")
+    return copy.deepcopy(node["default"])
+
+
 def key_path(path) -> str:
     return ".".join(str(p) for p in path) or "<root>"
 

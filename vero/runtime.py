@@ -10,7 +10,7 @@ def setup_cpu(threads: int | None = None) -> None:
     """Pin math libraries to few threads and keep the hub offline unless told otherwise.
 
     On these 2-core machines torch's default thread count made tiny-model steps 10-50x slower
-    and erratic (ENVIRONMENT.md), so CPU runs use one thread unless `VERO_THREADS` says more.
+    and erratic (docs/environment.md#threads), so CPU runs use one thread unless `VERO_THREADS` says more.
     """
     n = str(threads or int(os.environ.get("VERO_THREADS", "1")))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):

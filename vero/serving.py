@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vero.config import schema_default
+
 VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 # Environment variable through which the training process learns the served endpoint.
 BASE_URL_ENV = "VERO_JUDGE_BASE_URL"
@@ -113,7 +115,7 @@ def vllm_server_command(
         "--port",
         str(port),
         "--tensor-parallel-size",
-        str(serve_cfg.get("gpus", 1)),
+        str(serve_cfg.get("gpus", schema_default("reward.judge.serve.gpus"))),
         # a judge sharing the training GPUs sleeps between reward calls (vero.train.release)
         *(
             [
@@ -243,7 +245,8 @@ def judge_server(
         ]
     else:
         judge_devices, training_devices = split_devices(
-            base_env.get("CUDA_VISIBLE_DEVICES"), int(serve_cfg.get("gpus", 1))
+            base_env.get("CUDA_VISIBLE_DEVICES"),
+            int(serve_cfg.get("gpus", schema_default("reward.judge.serve.gpus"))),
         )
     if command is not None:
         cmd = [str(a).replace("{port}", str(port)) for a in command]

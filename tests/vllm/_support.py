@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 # KV cache for one tiny-model engine: the VM reports a 10 GiB NUMA node and vLLM would size the
-# cache from that (ENVIRONMENT.md).
+# cache from that (docs/environment.md#vllm-on-cpu).
 KV_CACHE_BYTES = 256 * 1024**2
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-# vLLM on this VM (ENVIRONMENT.md): the KV cache is sized explicitly (the VM reports a 10 GiB NUMA
-# node and vLLM would take most of it).
+# vLLM on this VM (docs/environment.md#vllm-on-cpu): the KV cache is sized explicitly (the VM
+# reports a 10 GiB NUMA node and vLLM would take most of it).
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 # One OpenMP thread per engine, the same habit as the rest of the suite.
 os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")

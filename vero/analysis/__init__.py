@@ -1,4 +1,5 @@
-"""Behavioral analysis of trained policies (RECIPE.md §6 and the ablations of §4).
+"""Behavioral analysis of trained policies (docs/recipe.md#8-behavioral-analysis and the ablations,
+docs/recipe.md#6-ablations).
 
 Modules, one concern each (heavy imports stay inside functions so `import vero.analysis` is cheap):
 

@@ -70,7 +70,7 @@ def run_probe(
     features: str = "tfidf",
     text: str = "both",
     folds: int = 5,
-    permutations: int = 100,
+    permutations: int = 200,
     C: float = 1.0,
     top_k: int = 10,
     seed: int = 0,

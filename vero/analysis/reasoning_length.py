@@ -1,4 +1,6 @@
-"""Reasoning length: words in the think block, per category and experiment (RECIPE.md §6).
+"""Reasoning length: words in the think block, per category and experiment.
+
+Source: docs/recipe.md#8-behavioral-analysis.
 
 The paper reports mean ± SEM of think-block words on the validation set after single-category
 RL; `vero.categories.PAPER_REASONING_LENGTH` holds its figures, shown beside ours.

@@ -1,4 +1,4 @@
-"""The transfer matrix of the single-category ablation (RECIPE.md §4).
+"""The transfer matrix of the single-category ablation (docs/recipe.md#6-ablations).
 
 Row = the category an experiment was trained on (one `single_*`-style experiment of ablation
 `transfer` each), plus the all-category mixed run as the last row; column = evaluated category;

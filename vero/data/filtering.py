@@ -9,7 +9,7 @@ stay in memory for deduplication.
 The dataset-level heuristics of the recipe's curation step (a source with fewer than
 `min_source_rows` rows, a mean image area under `min_source_mean_pixels`, only yes/no answers)
 apply to rows whose `curated` flag is false: the sources a user adds. The published Vero-600K
-went through them when its authors chose its 59 sources (RECIPE.md §2; docs/DATA.md of the
+went through them when its authors chose its 59 sources (docs/recipe.md#3-data-vero-600k; docs/DATA.md of the
 release), so its rows are marked curated by the reader (`data.source.curated`).
 """
 
@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from vero.categories import CATEGORIES
+from vero.config import schema_default
 from vero.data import schema as S
 from vero.data.io import RecordWriter, read_parquet_records
 
@@ -71,21 +72,27 @@ class FilterDropError(RuntimeError):
     """More rows were dropped than `data.filter.max_drop_fraction` allows; the message holds the table."""
 
 
+def _schema(key: str, convert: Callable = lambda v: v):
+    """A dataclass field whose default is `data.filter.<key>`'s in the schema."""
+    return field(default_factory=lambda: convert(schema_default(f"data.filter.{key}")))
+
+
 @dataclass(frozen=True)
 class FilterSettings:
-    """Thresholds of `data.filter` (config/schema/data.yaml describes each)."""
+    """Thresholds of `data.filter` (config/schema/data.yaml describes each); a field left out takes
+    the schema's default, read from the schema (`vero.config.schema_default`)."""
 
-    min_image_side: int = 28
-    min_image_pixels: int = 3136
-    min_source_rows: int = 1
-    min_source_mean_pixels: float = 0.0
-    drop_binary_only_sources: bool = False
-    min_question_chars: int = 3
-    max_question_chars: int = 4000
-    deduplicate: bool = True
-    contamination: bool = True
-    eval_sets: tuple[str, ...] = ()
-    max_drop_fraction: float = 0.5
+    min_image_side: int = _schema("min_image_side")
+    min_image_pixels: int = _schema("min_image_pixels")
+    min_source_rows: int = _schema("min_source_rows")
+    min_source_mean_pixels: float = _schema("min_source_mean_pixels")
+    drop_binary_only_sources: bool = _schema("drop_binary_only_sources")
+    min_question_chars: int = _schema("min_question_chars")
+    max_question_chars: int = _schema("max_question_chars")
+    deduplicate: bool = _schema("deduplicate")
+    contamination: bool = _schema("contamination")
+    eval_sets: tuple[str, ...] = _schema("eval_sets", tuple)
+    max_drop_fraction: float = _schema("max_drop_fraction")
     question_filter: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -32,6 +32,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from vero.config import schema_default
 from vero.eval.prompting import sample_messages
 from vero.eval.samples import EvalSample
 
@@ -396,7 +397,7 @@ class ServedVLLMBackend(Backend):
         extra_args: Sequence[str] = (),
         health_timeout_s: float = 900.0,
         max_concurrency: int = 64,
-        timeout_s: float = 600.0,
+        timeout_s: float = 1800.0,
         system_prompt: str | None = None,
         command: Sequence[str] | None = None,
         **_: Any,
@@ -469,7 +470,7 @@ def backend_kwargs(cfg: Mapping) -> dict[str, Any]:
     ev, model = cfg.get("eval") or {}, cfg.get("model") or {}
     system_prompt = resolve_system_prompt(cfg)
     pixels = {k: model.get(k) for k in ("min_pixels", "max_pixels")}
-    name = ev.get("backend", "hf")
+    name = ev.get("backend", schema_default("eval.backend"))
     if name == "hf":
         return {
             "system_prompt": system_prompt,

@@ -18,6 +18,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from vero.config import schema_default
 from vero.eval.aggregate import benchmark_summary, write_json
 from vero.eval.backends import backend_kwargs, get_backend
 from vero.eval.cache import generation_key, model_fingerprint, read_generated, write_generated
@@ -123,7 +124,11 @@ def _generate(
     ev = cfg.get("eval") or {}
     settings = generation_settings(cfg)
     kwargs = backend_kwargs(cfg)
-    backend_name = ev.get("backend", "hf") if backend is None else getattr(backend, "name", "custom")
+    backend_name = (
+        ev.get("backend", schema_default("eval.backend"))
+        if backend is None
+        else getattr(backend, "name", "custom")
+    )
     memo = Path(cfg.get("results_dir", "results")) / "eval" / ".cache" / "file_sha256.json"
     fingerprint = model_fingerprint(
         model, mode=(ev.get("cache") or {}).get("weights_hash", "content"), memo_path=memo

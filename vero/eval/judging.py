@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from vero.config import schema_default
 from vero.eval.registry import get_benchmark
 
 PROBE = ("What is 2 + 2?", "4", "<think>2 + 2 = 4.</think><answer>\\boxed{4}</answer>")
@@ -50,7 +51,7 @@ def eval_job_gpus(cfg: Mapping, benchmark: str, configured: int) -> int:
         and serve.get("enabled")
         and may_need_judge(get_benchmark(cfg, benchmark))
     ):
-        return max(int(configured), int(serve.get("gpus", 1)))
+        return max(int(configured), int(serve.get("gpus", schema_default("reward.judge.serve.gpus"))))
     return int(configured)
 
 
@@ -122,7 +123,7 @@ def judge_for(cfg: Mapping, needed: bool = True, *, preflight: bool = False) -> 
     serve = judge_cfg.get("serve") or {}
     with served_vllm(
         judge_cfg.get("model", "Qwen/Qwen3-32B"),
-        gpus=int(serve.get("gpus", 1)),
+        gpus=int(serve.get("gpus", schema_default("reward.judge.serve.gpus"))),
         extra_args=serve.get("extra_args") or (),
         health_timeout_s=float(serve.get("health_timeout_s", 900)),
         label="judge server",

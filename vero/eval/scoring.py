@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from vero.config import schema_default
 from vero.eval import metrics
 from vero.eval.samples import EvalSample
 
@@ -260,7 +261,7 @@ def score_all(
     counts: Sequence[int | None],
     *,
     judge: Any,
-    judge_concurrency: int = 16,
+    judge_concurrency: int | None = None,
     desc: str = "score",
     scoring: Mapping | None = None,
     **score_kwargs: Any,
@@ -301,6 +302,8 @@ def score_all(
                 results[i] = one(i)
                 bar.update(1)
         if remote:
+            if judge_concurrency is None:  # the schema's reward.judge.max_concurrency
+                judge_concurrency = int(schema_default("reward.judge.max_concurrency"))
             with ThreadPoolExecutor(max(1, judge_concurrency)) as pool:
                 futures = {pool.submit(one, i): i for i in remote}
                 for fut in as_completed(futures):

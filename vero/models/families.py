@@ -1,4 +1,4 @@
-"""Per-family facts of the supported base models (RECIPE.md §4) and base-model resolution."""
+"""Per-family facts of the supported base models (docs/recipe.md#5-training) and base-model resolution."""
 
 from __future__ import annotations
 

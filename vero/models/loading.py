@@ -2,12 +2,13 @@
 
 Why not just `AutoProcessor.from_pretrained`: the Qwen-VL processors bundle a video processor,
 and the only video processors transformers has need torchvision, which cannot be installed next
-to the CPU build of torch (ENVIRONMENT.md). Without it `AutoProcessor` fails, so the processor is
-assembled from the tokenizer, the PIL image processor (`Qwen2VLImageProcessorPil`) and an inert
-video processor (videos are not used by this project), through a subclass that skips the
-video-processor type check. The subclass saves itself under the stock class names, so a saved
-directory (the tiny model, every trainer checkpoint) is an ordinary Qwen-VL directory that
-`AutoProcessor` loads wherever torchvision exists, and this module reloads anywhere.
+to the CPU build of torch (docs/environment.md#no-torchvision-next-to-cpu-torch). Without it
+`AutoProcessor` fails, so the processor is assembled from the tokenizer, the PIL image processor
+(`Qwen2VLImageProcessorPil`) and an inert video processor (videos are not used by this project),
+through a subclass that skips the video-processor type check. The subclass saves itself under the
+stock class names, so a saved directory (the tiny model, every trainer checkpoint) is an ordinary
+Qwen-VL directory that `AutoProcessor` loads wherever torchvision exists, and this module reloads
+anywhere.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from vero.models.tokenizer import EOS_TOKEN, PAD_TOKEN, SPECIAL_TOKENS, build_to
 
 log = logging.getLogger(__name__)
 
-# vLLM's CPU attention kernels only support head sizes from 32 up (ENVIRONMENT.md).
+# vLLM's CPU attention kernels only support head sizes from 32 up (docs/environment.md#vllm-on-cpu).
 MIN_HEAD_DIM = 32
 
 _CHAT_TEMPLATES = {

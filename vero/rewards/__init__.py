@@ -1,4 +1,4 @@
-"""The task-routed Vero reward (RECIPE.md §3).
+"""The task-routed Vero reward (docs/recipe.md#4-reward).
 
     from vero.rewards import compute_reward
     r = compute_reward(completion, reward_type="numeric", answer="0.5")

@@ -1,4 +1,4 @@
-"""Answer extraction and the format reward as the release reads an output (RECIPE.md §3).
+"""Answer extraction and the format reward as the release reads an output (docs/recipe.md#4-reward).
 
 Source: the release's `vero_reward/math_verify_reward_type_boxed.py` (`format_reward`, `acc_reward` and
 their helpers), zlab-princeton/vero @ 8c81e37. Facts it fixes, which decide many edge cases:

@@ -294,7 +294,7 @@ def compute_reward(
     semantics: str | None = None,
     raw_accuracy: bool = True,
 ) -> RewardBreakdown:
-    """Score one completion with the Vero reward (RECIPE.md §3).
+    """Score one completion with the Vero reward (docs/recipe.md#4-reward).
 
     `semantics` ("release" or "corrected"; default: the config's `reward.semantics`) chooses between the
     release's reward as the paper trained with it and the same with the corrections of

@@ -1,4 +1,4 @@
-"""Format reward R_fmt ∈ {0, 0.5, 1} (RECIPE.md §3), as the release computes it (see answer.py)."""
+"""Format reward R_fmt ∈ {0, 0.5, 1} (docs/recipe.md#4-reward), as the release computes it (see answer.py)."""
 
 from __future__ import annotations
 

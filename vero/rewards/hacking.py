@@ -1,7 +1,7 @@
 """Reward-hacking monitor: self-evaluative and meta-commentary phrases in responses.
 
 Under an LLM judge the policy learned to praise its own answer ("this response fully satisfies every
-requirement") and to address the grader (RECIPE.md §3). The judge prompt fails such answers; this
+requirement") and to address the grader (docs/recipe.md#4-reward). The judge prompt fails such answers; this
 rule-based check flags them independently and keeps a running rate the trainer logs.
 """
 

@@ -1,4 +1,4 @@
-"""Soft overlong penalty R_overlong (RECIPE.md §3, DAPO-style)."""
+"""Soft overlong penalty R_overlong (docs/recipe.md#4-reward, DAPO-style)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,10 @@ class Layout:
 
 
 def parse_layout(completion: str) -> Layout:
-    """Split a completion into think and answer blocks, checking the strict layout of RECIPE.md §3."""
+    """Split a completion into think and answer blocks, checking the strict layout.
+
+    Source: docs/recipe.md#4-reward.
+    """
     if not completion.startswith(_THINK_OPEN):
         return Layout(False, None, _loose_answer(completion))
     counts_ok = (

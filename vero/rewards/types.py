@@ -1,4 +1,4 @@
-"""Reward types, the reward breakdown and the reward settings (RECIPE.md §3)."""
+"""Reward types, the reward breakdown and the reward settings (docs/recipe.md#4-reward)."""
 
 from __future__ import annotations
 

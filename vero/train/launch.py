@@ -1,8 +1,9 @@
 """The command a training job runs, for each way of launching it (`train.launcher.kind`).
 
-The train rule's shell runs `python workflow_scripts/train.py ... --launch`; that script builds
-the command below, prints it to the job log and runs it (for `cpu` it trains in the same
-process). The launched process runs the same script with `--in-process`.
+The train rule's shell runs `python workflow_scripts/train.py ARGS` (no `--in-process`); for a GPU
+launcher that script builds the command below, prints it to the job log and runs it, and the
+launched process runs the same script with `--in-process`. For `cpu` it trains in the rule's own
+process, as the `cpu` line would.
 
   cpu         python workflow_scripts/train.py ARGS --in-process
   single_gpu  python -m accelerate.commands.launch --config_file config/accelerate/single_gpu.yaml
@@ -31,7 +32,7 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 
-from vero.config import ConfigError
+from vero.config import ConfigError, schema_default
 
 DEFAULT_ACCELERATE_CONFIGS = {
     "single_gpu": "config/accelerate/single_gpu.yaml",
@@ -83,7 +84,11 @@ def judge_gpus_in_job(resolved: Mapping) -> int:
     judge takes none: it sleeps on the training GPUs)."""
     judge = resolved.get("reward", {}).get("judge") or {}
     serve = judge.get("serve") or {}
-    return int(serve.get("gpus", 0)) if judge_layout(resolved) == "dedicated" else 0
+    return (
+        int(serve.get("gpus", schema_default("reward.judge.serve.gpus")))
+        if judge_layout(resolved) == "dedicated"
+        else 0
+    )
 
 
 def training_processes(resolved: Mapping) -> int:

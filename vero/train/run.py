@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from vero.config import ConfigError, resolve_experiment
+from vero.config import ConfigError, resolve_experiment, schema_default
 from vero.serving import BASE_URL_ENV as JUDGE_BASE_URL_ENV  # set when the judge is served in this job
 from vero.train.data import load_mix
 from vero.train.sampler import check_block_alignment
@@ -479,7 +479,7 @@ def _make_trainer(resolved, trl_kwargs, model, processor, dataset, callbacks, ou
     recorder = RolloutRecorder(
         reward,
         Path(output_dir) / "rollouts.jsonl",
-        int(train.get("rollout_log_samples", 0)),
+        int(train.get("rollout_log_samples", schema_default("train.rollout_log_samples"))),
         seed=int(resolved.get("seed", 0)),
         judge=training_judge,
     )

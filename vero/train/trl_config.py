@@ -22,12 +22,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from vero.config import ConfigError
+from vero.config import ConfigError, schema_default
 
 # grpo_config_kwargs keys that are not TRL's (vero.train.release.VeroGRPOConfig adds them)
 VERO_ONLY_KEYS = ("advantage_epsilon", "judge_sleep_level")
 
-# Clip ranges per algorithm (RECIPE.md §4; DAPO's clip-higher is 0.2 / 0.28 as in the DAPO paper).
+# Clip ranges per algorithm (docs/recipe.md#5-training; DAPO's clip-higher is 0.2 / 0.28 as in the DAPO
+# paper).
 ALGORITHMS: dict[str, dict[str, Any]] = {
     "gspo": {
         "importance_sampling_level": "sequence",
@@ -191,7 +192,10 @@ def common_args(
         "seed": int(resolved.get("seed", 0)),
         "data_seed": int(resolved.get("seed", 0)),
         "use_cpu": use_cpu,
-        "activation_checkpointing": bool(train.get("gradient_checkpointing", False)) and not use_cpu,
+        "activation_checkpointing": bool(
+            train.get("gradient_checkpointing", schema_default("train.gradient_checkpointing"))
+        )
+        and not use_cpu,
         "dataloader_num_workers": 0,
         "remove_unused_columns": False,  # the reward reads the dataset columns
         "disable_tqdm": False,
@@ -229,7 +233,7 @@ def grpo_config_kwargs(
         epsilon=eps_low,
         epsilon_high=eps_high,
         delta=clip_delta(train),
-        beta=0.0,  # no KL term and no reference model (RECIPE.md §4)
+        beta=0.0,  # no KL term and no reference model (docs/recipe.md#5-training)
         num_iterations=1,
         scale_rewards="group",  # group-normalised advantages, GRPO style
         mask_truncated_completions=False,  # overlong answers are shaped by the reward's overlong term instead
