@@ -21,6 +21,7 @@ from vero.rewards.routes.numeric import numeric_check
 from vero.rewards.semantics import RELEASE, Corrections, corrections_for
 from vero.rewards.text import last_boxed, parse_layout
 from vero.rewards.types import (
+    IF_REWARD_TYPES,
     JUDGE_REWARD_TYPES,
     REWARD_TYPES,
     SPATIAL_REWARD_TYPES,
@@ -30,7 +31,6 @@ from vero.rewards.types import (
     check_reward_type,
 )
 
-IF_REWARD_TYPES = frozenset({"instruction_following", "instruction_following_llm_judge"})
 MODES = ("vero", "math_verify_only")
 # Why a numeric 0 may not be the model's fault; reported in RewardBreakdown.flags and counted per batch.
 MATH_VERIFY_FLAGS = ("timeout", "too_costly", "error")
@@ -105,7 +105,7 @@ def check_ground_truth(
     if reward_type in IF_REWARD_TYPES:
         check_instruction_gold(answer, need_instructions=reward_type == "instruction_following")
         return
-    if reward_type == "llm_judge":
+    if reward_type not in ROUTES:  # judged against the reference text: any non-empty one
         return
     ROUTES[reward_type].check_gold(answer.strip())
     if reward_type in SPATIAL_REWARD_TYPES and coords == "qwen1000" and not release_image_size(image_size):
