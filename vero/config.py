@@ -36,9 +36,10 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from vero.categories import CATEGORIES
+from vero.resources import resource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_DIR = REPO_ROOT / "config" / "schema"
+SCHEMA_DIR = resource("config/schema")  # the checkout's, or the installed wheel's copy (vero.resources)
 
 
 class ConfigError(ValueError):
