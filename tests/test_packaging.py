@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -44,12 +45,15 @@ print(json.dumps({
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    build_dir_existed = (REPO_ROOT / "build").exists()  # setuptools builds in the tree, under build/
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", ".", "-w", out],
         check=True,
         capture_output=True,
         cwd=REPO_ROOT,
     )
+    if not build_dir_existed:
+        shutil.rmtree(REPO_ROOT / "build", ignore_errors=True)
     (path,) = out.glob("vero-*.whl")
     return path
 

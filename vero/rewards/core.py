@@ -306,6 +306,20 @@ def compute_reward(
     format is 0 (its accuracy is 0 anyway), as the TRL reward does. Raises only for invalid arguments (unknown
     reward_type, coords, mode or semantics), never because of the completion's content: a spatial
     sample without an image size scores accuracy 0, as in the release, with the flag `no_image_size`.
+
+    R = (1 − α)·R_acc + α·R_fmt + R_overlong, R_acc = 0 when R_fmt = 0 (α = `reward.alpha`, 0.2); the
+    route of `reward_type` (vero.rewards.types.REWARD_TYPE_SPECS) gives R_acc, judge types
+    s (llm_judge) or ½·constraint rate + ½·s (instruction_following_llm_judge).
+
+    Source: paper §3 (the reward); the release's vero-rl/vero_reward/math_verify_reward_type_boxed.py
+    (`compute_score`) and vero-rl/verl/workers/reward_manager/vero_vllm_judge.py (judge and overlong).
+
+    >>> out = "<think>2 + 2</think><answer>\\\\boxed{4}</answer>"
+    >>> r = compute_reward(out, reward_type="numeric", answer="4")
+    >>> r.total, r.accuracy, r.format
+    (1.0, 1.0, 1.0)
+    >>> compute_reward("<think>t</think><answer>4</answer>", reward_type="numeric", answer="4").total
+    0.9
     """
     reward_type = normalize_reward_type(reward_type)
     check_coords(coords)
