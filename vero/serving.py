@@ -206,6 +206,8 @@ class _StopOnSignal:
         return False
 
 
+# Long: one context manager: start, health-wait, yield, stop; the cleanup on every exit path must see the
+#   same process handles
 @contextlib.contextmanager
 def judge_server(
     serve_cfg: Mapping,

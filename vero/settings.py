@@ -249,6 +249,7 @@ def _parse(pattern: str, wildcards: Mapping[str, str]) -> tuple:
     return tuple(out)
 
 
+# Long: one recursive walk of the declared patterns; its helpers are closures over the same output trees
 def cut_settings(
     view: Mapping, patterns: Iterable[str], wildcards: Mapping[str, str] | None = None
 ) -> tuple[dict, dict]:

@@ -163,6 +163,8 @@ def _unknown_ability_error(origin: str, unknown: Mapping[str, list]) -> UnknownA
     )
 
 
+# Long: one streaming loop with per-category writers, counters and progress that must close together on
+#   every exit path
 def split_by_category(
     records: Iterable[Mapping[str, Any]],
     out_dir: str | Path,

@@ -74,6 +74,8 @@ def _aggregate(
     return _pct(_mean(scored)), extra
 
 
+# Long: the summary's fields in the order users read them in results/eval/*.json; each block is a few lines
+#   over the same records
 def benchmark_summary(
     records: Sequence[Mapping],
     *,
@@ -161,6 +163,8 @@ def _is_judge(method: str) -> bool:
     return is_judge_method(method)
 
 
+# Long: the checkpoint table's fields in reading order (per category, overall, missing benchmarks), over one
+#   pass of the benchmark summaries
 def checkpoint_summary(
     benchmarks: Iterable[Mapping],
     *,

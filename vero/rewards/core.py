@@ -202,21 +202,7 @@ def score_completion(
     if mode == "math_verify_only":
         raw = math_verify_only_accuracy(completion, answer, timeout_s=config.math_verify_timeout_s)
     elif extracted is not None and answer and (raw_accuracy or fmt > 0):
-        try:
-            if reward_type == "numeric":
-                raw, reason = numeric_check(extracted, answer, ctx)
-                if reason in MATH_VERIFY_FLAGS:
-                    flags.append(f"math_verify_{reason}")
-            elif reward_type in IF_REWARD_TYPES:
-                raw, if_flags = release_constraint_rate(extracted, answer, fix)
-                flags.extend(if_flags)
-            elif reward_type in ROUTES:
-                raw = ROUTES[reward_type].score(extracted, answer, ctx)
-        except MathVerifyUnavailable:
-            raise  # a broken environment, not a bad completion: stop with its message
-        except Exception:  # the release scores any failure inside a route 0; so does this
-            raw = 0.0
-            flags.append("route_error")
+        raw = _route_accuracy(reward_type, extracted, answer, ctx, flags)
     raw = _finite_unit(raw)
     accuracy = raw if fmt > 0 else 0.0
     if reward_type in JUDGE_REWARD_TYPES and mode != "math_verify_only":
@@ -244,6 +230,28 @@ def score_completion(
         judged=judged,
         flags=tuple(flags),
     )
+
+
+def _route_accuracy(reward_type: str, extracted: str, answer: str, ctx: RouteContext, flags: list) -> float:
+    """The route's accuracy of the graded text; why a 0 may not be the model's fault goes to `flags`."""
+    try:
+        if reward_type == "numeric":
+            raw, reason = numeric_check(extracted, answer, ctx)
+            if reason in MATH_VERIFY_FLAGS:
+                flags.append(f"math_verify_{reason}")
+            return raw
+        if reward_type in IF_REWARD_TYPES:
+            raw, if_flags = release_constraint_rate(extracted, answer, ctx.fix)
+            flags.extend(if_flags)
+            return raw
+        if reward_type in ROUTES:
+            return ROUTES[reward_type].score(extracted, answer, ctx)
+        return 0.0
+    except MathVerifyUnavailable:
+        raise  # a broken environment, not a bad completion: stop with its message
+    except Exception:  # the release scores any failure inside a route 0; so does this
+        flags.append("route_error")
+        return 0.0
 
 
 def judge_reference(reward_type: str, answer: str, fix: Corrections = RELEASE) -> str:

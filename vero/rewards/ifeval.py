@@ -126,6 +126,8 @@ def _language_is(text: str, language: str) -> bool:
         return True
 
 
+# Long: the release's behaviour overrides of IFEval's checkers, a dozen small subclasses defined together so
+#   that each override reads next to the others
 @lru_cache(maxsize=4)
 def release_classes(instruction_ids: bool, regex_sentences: bool) -> dict[str, type]:
     """Every checker class the release's reward can resolve, by class name (76: IFEval's 29 with the

@@ -137,6 +137,8 @@ def training_args(
     ]
 
 
+# Long: the four launcher kinds' argv side by side (module docstring lists them), so their flags can be
+#   compared line by line
 def build_train_command(
     resolved: Mapping,
     *,

@@ -240,6 +240,8 @@ def _write_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+# Long: the training job's sequence (resolve, load, build trainer and callbacks, resume, train, save)
+#   sharing the model, processor and trainer; each step is already a call
 def run_experiment(
     config: Mapping,
     experiment: str,
