@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shlex
 import signal
@@ -35,7 +34,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 # Environment variable through which the training process learns the served endpoint.
@@ -439,7 +437,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd:
         parser.error("no command given after --")
-    cfg = json.loads(Path(args.config_json).read_text())
+    from vero.config import read_config_json
+
+    cfg = read_config_json(args.config_json, "resolved config")
     judge_cfg = cfg.get("reward", {}).get("judge", {})
     if args.experiment:
         from vero.config import resolve_experiment

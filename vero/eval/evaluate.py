@@ -11,14 +11,14 @@ vero.eval.writers (summaries, comparison, sweeps) and vero.eval.reproduce.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from vero.eval.aggregate import benchmark_summary, write_json
+from vero.config import load_config_json
+from vero.eval.aggregate import benchmark_summary
 from vero.eval.backends import backend_kwargs, get_backend
 from vero.eval.cache import generation_key, model_fingerprint, read_generated, write_generated
 from vero.eval.judging import eval_job_gpus, judge_for, judge_served_in_job, judge_wanted, preflight_judge
@@ -26,6 +26,7 @@ from vero.eval.registry import BenchmarkSpec, get_benchmark
 from vero.eval.samples import LoadResult, load_samples
 from vero.eval.scoring import benchmark_coords, needs_judge_for, score_all
 from vero.eval.writers import log_eval_run, summarize_checkpoint, write_comparison, write_jsonl, write_sweep
+from vero.io import write_json
 
 BASE = "base"
 # default of evaluate_benchmark(judge=...): build the judge from the config (None means no judge)
@@ -47,20 +48,6 @@ __all__ = [
     "write_comparison",
     "write_sweep",
 ]
-
-
-def load_config_json(path: str | Path) -> dict:
-    """The resolved config a rule passes as --config-json (written by rules/common.smk), validated."""
-    from vero.config import ConfigError, validate_config
-
-    path = Path(path)
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise ConfigError(f"{path}: resolved config not found") from e
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not valid JSON: {e}") from e
-    return validate_config(raw, source=str(path))
 
 
 def parse_named_paths(values: Sequence[str], flag: str) -> dict[str, str]:
