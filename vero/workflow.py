@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 # Named targets of the study: ablation name -> the experiment `ablation:` values it covers.
 # Every ablation target also needs the main mixed run it is compared against.
@@ -142,6 +143,17 @@ JOB_SETTINGS: dict[str, tuple[str, ...]] = {
     "build_report": ("model.base", "model.family", "experiments.*.ablation"),
 }
 JOB_SETTINGS["analysis_dynamics_algorithm"] = JOB_SETTINGS["analysis_dynamics"]
+
+
+def named_args(flag: str, named: Mapping[str, Any]) -> str:
+    """`FLAG NAME=PATH` for every (name, path) of `named`, space-separated, for a rule's shell; a
+    value that is a list gives one per path (the analysis rules' traces).
+
+    >>> named_args("--summary", {"base": "b.json", "mixed": ["m1.json", "m2.json"]})
+    '--summary base=b.json --summary mixed=m1.json --summary mixed=m2.json'
+    """
+    pairs = ((name, p) for name, v in named.items() for p in ([v] if isinstance(v, str | Path) else v))
+    return " ".join(f"{flag} {name}={path}" for name, path in pairs)
 
 
 def job_settings_patterns(rule_name: str) -> tuple[str, ...]:
