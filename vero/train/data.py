@@ -25,21 +25,13 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from vero.data.schema import IMAGE_UNDECODABLE, check_record, image_dimensions, parse_structured
+from vero.data.schema import COLUMNS, IMAGE_UNDECODABLE, check_record, image_dimensions, parse_structured
 from vero.prompts import TrainingPrompt
 from vero.rewards.types import reward_type_spec
 
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "id",
-    "data_source",
-    "category",
-    "question",
-    "images",
-    "image_size",
-    "reward_type",
-    "answer",
-    "tolerance",
-)
+# The canonical columns (vero.data.schema.COLUMNS) a mix file must have: those up to `tolerance`
+# (coords, split, messages and curated are read when present).
+REQUIRED_COLUMNS: tuple[str, ...] = COLUMNS[: COLUMNS.index("tolerance") + 1]
 REWARD_COLUMNS: tuple[str, ...] = (
     "id",
     "question",
