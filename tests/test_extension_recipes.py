@@ -14,6 +14,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from tests.fixtures.backends import CannedBackend
 from vero.config import REPO_ROOT, load_config
 from vero.data.io import read_parquet_records
 
@@ -112,20 +113,6 @@ def _toy_registry(tmp_path, entry: dict) -> str:
     return str(path)
 
 
-class _CannedBackend:
-    """Fixed outputs instead of a model: what the scoring end of an evaluation job sees."""
-
-    name = "canned"
-
-    def __init__(self, texts):
-        self.texts = texts
-
-    def generate(self, samples, **_):
-        from vero.eval.backends import Generation
-
-        return Generation(texts=self.texts[: len(samples)], completion_tokens=[5] * len(samples), seconds=0.1)
-
-
 def _evaluate_toy(tmp_path, entry: dict, rows: list[dict], outputs: list[str]):
     from vero.eval.evaluate import evaluate_benchmark
     from vero.eval.registry import suite_benchmarks
@@ -152,7 +139,7 @@ def _evaluate_toy(tmp_path, entry: dict, rows: list[dict], outputs: list[str]):
         benchmark="toybench",
         out_jsonl=tmp_path / "toybench.out.jsonl",
         out_summary=tmp_path / "toybench.json",
-        backend=_CannedBackend(outputs),
+        backend=CannedBackend(outputs),
         judge=None,
     )
     recs = [json.loads(x) for x in (tmp_path / "toybench.out.jsonl").read_text().splitlines()]
