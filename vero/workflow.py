@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,30 @@ JOB_SETTINGS: dict[str, tuple[str, ...]] = {
     "build_report": ("model.base", "model.family", "experiments.*.ablation"),
 }
 JOB_SETTINGS["analysis_dynamics_algorithm"] = JOB_SETTINGS["analysis_dynamics"]
+
+
+def parse_named_args(values: Sequence[str] | None, flag: str, *, many: bool = False) -> dict:
+    """The inverse of `named_args`: `["NAME=PATH", ...]` from a script's command line → {name: path}
+    (a name given twice is an error), or with `many` {name: [paths]} in order. Raises ValueError
+    naming `flag` for a malformed pair.
+
+    >>> parse_named_args(["base=a.json", "mixed=b=c.json"], "--summary")
+    {'base': 'a.json', 'mixed': 'b=c.json'}
+    >>> parse_named_args(["a=1", "a=2"], "--trace", many=True)
+    {'a': ['1', '2']}
+    """
+    out: dict = {}
+    for v in values or []:
+        name, sep, path = v.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"{flag} expects NAME=PATH, got {v!r}")
+        if many:
+            out.setdefault(name, []).append(path)
+        elif name in out:
+            raise ValueError(f"{flag}: {name!r} given twice")
+        else:
+            out[name] = path
+    return out
 
 
 def named_args(flag: str, named: Mapping[str, Any]) -> str:

@@ -378,11 +378,11 @@ def summary_stage(cfg: Mapping, paths: Mapping, out_json: str) -> dict:
 
 
 def parse_pairs(items: list[str] | None, *, flag: str) -> dict[str, list[str]]:
-    """`["exp=path", ...]` from the command line -> {exp: [paths]} (order kept)."""
-    out: dict[str, list[str]] = {}
-    for item in items or []:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise SystemExit(f"{flag}: expected NAME=PATH, got {item!r}")
-        out.setdefault(name, []).append(path)
-    return out
+    """`["exp=path", ...]` from the command line -> {exp: [paths]} (order kept;
+    vero.workflow.parse_named_args); a malformed pair stops the script with its message."""
+    from vero.workflow import parse_named_args
+
+    try:
+        return parse_named_args(items, flag, many=True)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None

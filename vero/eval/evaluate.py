@@ -27,6 +27,7 @@ from vero.eval.samples import LoadResult, load_samples
 from vero.eval.scoring import benchmark_coords, needs_judge_for, score_all
 from vero.eval.writers import log_eval_run, summarize_checkpoint, write_comparison, write_jsonl, write_sweep
 from vero.io import write_json
+from vero.workflow import parse_named_args
 
 BASE = "base"
 # default of evaluate_benchmark(judge=...): build the judge from the config (None means no judge)
@@ -51,16 +52,9 @@ __all__ = [
 
 
 def parse_named_paths(values: Sequence[str], flag: str) -> dict[str, str]:
-    """NAME=PATH command-line pairs → {name: path}; a malformed or repeated pair is an error."""
-    out: dict[str, str] = {}
-    for v in values:
-        name, sep, path = v.partition("=")
-        if not sep or not name or not path:
-            raise ValueError(f"{flag} expects NAME=PATH, got {v!r}")
-        if name in out:
-            raise ValueError(f"{flag}: {name!r} given twice")
-        out[name] = path
-    return out
+    """NAME=PATH command-line pairs → {name: path}; a malformed or repeated pair is an error
+    (vero.workflow.parse_named_args)."""
+    return parse_named_args(values, flag)
 
 
 def model_path_for(
