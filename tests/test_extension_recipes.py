@@ -306,3 +306,11 @@ def test_the_reward_type_table_is_the_one_source_of_the_type_sets():
     assert all(s.source.startswith("vero-rl/") and s.source.endswith(".py") for s in specs.values())
     table = types.reward_type_table()
     assert all(f"`{n}`" in table for n in specs) and table.count("\n") == len(specs) + 2
+
+
+def test_the_architecture_page_shows_the_reward_type_table_as_the_code_has_it():
+    from vero.rewards.types import reward_type_table
+
+    doc = (REPO_ROOT / "docs" / "architecture.md").read_text()
+    block = doc.split("<!-- reward-types:begin -->\n", 1)[1].split("<!-- reward-types:end -->", 1)[0]
+    assert block == reward_type_table(), "docs/architecture.md: regenerate the table from reward_type_table()"
