@@ -249,7 +249,8 @@ def _parse(pattern: str, wildcards: Mapping[str, str]) -> tuple:
     return tuple(out)
 
 
-# Long: one recursive walk of the declared patterns; its helpers are closures over the same output trees
+# Long: one pass over the patterns that fills the declared tree and the cut tree together; its one
+#   helper (cut_of) is a closure over both
 def cut_settings(
     view: Mapping, patterns: Iterable[str], wildcards: Mapping[str, str] | None = None
 ) -> tuple[dict, dict]:
