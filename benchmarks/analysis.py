@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the synthetic traces are a test fixture
 
 
 def _timed(label, fn):
@@ -36,10 +39,10 @@ def main(argv=None):
     p.add_argument("--max-points", type=int, default=12000)
     a = p.parse_args(argv)
 
+    from tests.fixtures.synthetic_analysis import synthetic_traces
     from vero.analysis.probe import run_probe
     from vero.analysis.reasoning_length import length_table
     from vero.analysis.skills import extract_skills, get_extractor
-    from vero.analysis.synthetic import synthetic_traces
 
     traces = synthetic_traces(a.per_category, distinct=True, length_scale=0.5)
     n = len(traces)

@@ -20,7 +20,7 @@ rule analysis_reasoning_length:
         **rule_resources("analysis_reasoning_length"),
     params:
         settings=job_settings("analysis_reasoning_length"),
-        traces=_pairs("--trace", {e: eval_outputs(e) for e in LENGTH_EXPERIMENTS}),
+        traces=named_args("--trace", {e: eval_outputs(e) for e in LENGTH_EXPERIMENTS}),
     shell:
         "python workflow_scripts/analysis_reasoning_length.py --config-json {params.settings}"
         " {params.traces} --out-csv {output.csv} --out-png {output.png} > {log} 2>&1"

@@ -22,6 +22,7 @@ from vero.settings import (
 from vero.workflow import (
     experiments_in_ablation,
     job_settings_patterns,
+    named_args,
     put_interpreter_first_on_path,
     resources_for,
     secret_env_vars,
@@ -307,10 +308,6 @@ def eval_sweep_summaries(wildcards):
     }
 
 
-def named_args(flag, named):
-    return " ".join(f"{flag} {name}={path}" for name, path in named.items())
-
-
 # ---- analysis stage: paths and input functions of rules/analysis.smk --------------------------------
 
 from vero.analysis.stages import analysis_experiments
@@ -359,12 +356,6 @@ def eval_outputs(experiment, checkpoint=ANALYSIS_CKPT):
     The base model has no checkpoints: always its `final` evaluation."""
     ckpt = "final" if experiment == "base" else checkpoint
     return [res(f"eval/{experiment}/{ckpt}/{b}.jsonl") for b in suite_benchmarks(CFG)]
-
-
-def _pairs(flag, mapping):
-    return " ".join(
-        f"{flag} {name}={path}" for name, paths in mapping.items() for path in paths
-    )
 
 
 ANALYSIS_OUT = {

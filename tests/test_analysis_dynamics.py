@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from tests.fixtures.synthetic_analysis import synthetic_train_log
 from vero.analysis.dynamics import (
     PAPER_ENTROPY,
     algorithm_runs,
@@ -14,7 +15,6 @@ from vero.analysis.dynamics import (
     smooth,
     summarize_run,
 )
-from vero.analysis.synthetic import synthetic_train_log
 from vero.analysis.traces import AnalysisInputError, Drops, load_train_log
 
 

@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from tests.fixtures.synthetic_analysis import synthetic_traces
 from vero.analysis.reasoning_length import (
     bootstrap_ci,
     count_words,
@@ -13,7 +14,6 @@ from vero.analysis.reasoning_length import (
     think_block,
     think_words,
 )
-from vero.analysis.synthetic import synthetic_traces
 from vero.categories import CATEGORIES, PAPER_REASONING_LENGTH
 
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
+from tests.fixtures.synthetic_analysis import synthetic_traces
 from vero.analysis.probe import coefficients_frame, plot_confusion, run_probe, skill_text
 from vero.analysis.skills import extract_skills, get_extractor
-from vero.analysis.synthetic import synthetic_traces
 
 PERMUTATIONS = 30  # smallest attainable p-value 1/31
 

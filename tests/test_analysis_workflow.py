@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.browser import chromium_path, non_blank_fraction, render
-from vero.analysis.synthetic import write_synthetic_results
+from tests.fixtures.synthetic_analysis import write_synthetic_results
 from vero.config import load_config
 from vero.eval.registry import suite_benchmarks
 

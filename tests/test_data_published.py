@@ -14,10 +14,11 @@ import pytest
 from tests.fixtures.published_vero600k import SYSTEM_MESSAGE, build_published_sample, expected_outcome
 from vero.categories import CATEGORIES
 from vero.config import REPO_ROOT, deep_merge, load_config
-from vero.data.ingest import UnknownAbilityError, split_by_category, write_json
+from vero.data.ingest import UnknownAbilityError, split_by_category
 from vero.data.io import read_parquet_records, write_records
 from vero.data.readers import iter_source_records
 from vero.data.stages import filter_report_stage, filter_stage, raw_stage
+from vero.io import write_json
 from vero.prompts import SYSTEM_PROMPT, TrainingPrompt
 
 PRIVATE = ("_origin", "_where")

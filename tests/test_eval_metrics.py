@@ -206,8 +206,8 @@ def test_sweep_curve_orders_by_step_and_merges_final():
 def test_sweep_files_and_wandb_curve(tmp_path, monkeypatch):
     import json
 
-    from vero.eval.aggregate import write_json
     from vero.eval.evaluate import write_sweep
+    from vero.io import write_json
 
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb"))
     cfg = load_config(REPO / "config" / "demo.yaml", overrides={"wandb": {"dir": str(tmp_path / "wandb")}})

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.backends import CannedBackend
 from vero.config import load_config
 from vero.eval.aggregate import benchmark_summary, checkpoint_summary, expected_benchmarks
 from vero.eval.comparison import build_comparison
@@ -148,20 +149,6 @@ def test_scoring_never_raises_on_a_broken_row():
     assert r["score"] is None and r["unscored_reason"].startswith("scoring_error:")
 
 
-class _CannedBackend:
-    """Returns fixed outputs (no model): the scoring end of an evaluation job."""
-
-    name = "canned"
-
-    def __init__(self, texts):
-        self.texts = texts
-
-    def generate(self, samples, **_):
-        from vero.eval.backends import Generation
-
-        return Generation(texts=self.texts[: len(samples)], completion_tokens=[5] * len(samples), seconds=0.1)
-
-
 def test_evaluation_job_scores_a_veroeval_benchmark_as_the_release(tmp_path):
     """ChartQA rows in the published layout, outputs without an opening <think> (template-injected):
     scored by the release's relaxed correctness, layouts recorded, nothing gated."""
@@ -201,7 +188,7 @@ def test_evaluation_job_scores_a_veroeval_benchmark_as_the_release(tmp_path):
         benchmark="chartqa",
         out_jsonl=tmp_path / "chartqa.jsonl.out",
         out_summary=tmp_path / "chartqa.json",
-        backend=_CannedBackend(outputs),
+        backend=CannedBackend(outputs),
         judge=None,
     )
     recs = [json.loads(x) for x in (tmp_path / "chartqa.jsonl.out").read_text().splitlines()]

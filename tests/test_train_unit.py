@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from vero.categories import CATEGORIES
+from vero.config import REPO_ROOT as REPO
 from vero.config import ConfigError, load_config, resolve_experiment
 from vero.train import launch, objective, sampler, trl_config
 
@@ -266,7 +267,7 @@ ARGS = dict(
 
 def test_cpu_command(demo_cfg):
     cmd = launch.build_train_command(_cmd(demo_cfg, "cpu"), **ARGS)
-    assert cmd[:2] == ["python", "workflow_scripts/train.py"]
+    assert cmd[:2] == ["python", str(REPO / "workflow_scripts/train.py")]
     assert cmd[-1] == "--in-process"
     assert cmd[cmd.index("--experiment") + 1] == "mixed"
 
@@ -281,8 +282,8 @@ def _accelerate_args(cmd):
 def test_single_and_multi_gpu_commands_parse_with_accelerate(paper_cfg):
     single = launch.build_train_command(_cmd(paper_cfg, "single_gpu", accelerate_config=None), **ARGS)
     args = _accelerate_args(single)
-    assert args.config_file == "config/accelerate/single_gpu.yaml" and args.num_processes == 1
-    assert args.training_script == "workflow_scripts/train.py"
+    assert args.config_file == str(REPO / "config/accelerate/single_gpu.yaml") and args.num_processes == 1
+    assert args.training_script == str(REPO / "workflow_scripts/train.py")
     multi = launch.build_train_command(
         _cmd(
             paper_cfg,

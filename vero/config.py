@@ -36,9 +36,10 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from vero.categories import CATEGORIES
+from vero.resources import resource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_DIR = REPO_ROOT / "config" / "schema"
+SCHEMA_DIR = resource("config/schema")  # the checkout's, or the installed wheel's copy (vero.resources)
 
 
 class ConfigError(ValueError):
@@ -115,6 +116,24 @@ def read_yaml(path: str | Path) -> Any:
 
 
 # ---- exact JSON round trip ---------------------------------------------------------------------
+
+
+def read_config_json(path: str | Path, what: str = "config") -> Any:
+    """The JSON a job is given (a resolved config, a job's settings, a config snapshot), as read;
+    a ConfigError naming the file and `what` it should be when it is missing or not JSON."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: {what} not found") from e
+    except (OSError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read the {what}: {e}") from e
+
+
+def load_config_json(path: str | Path, what: str = "resolved config") -> dict:
+    """A config written as JSON (by rules/common.smk or `python -m vero.config`), validated again
+    (defaults filled): the one reader of config JSON files besides the job settings views."""
+    return validate_config(read_config_json(path, what), source=str(path))
 
 
 def dump_json(obj: Any, *, indent: int | None = 1) -> str:

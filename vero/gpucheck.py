@@ -194,6 +194,8 @@ class GpuMemory:
         return max(self.samples) if self.samples else None
 
 
+# Long: the GPU check's steps in the order they run on the cluster, each timed and recorded in one result
+#   dict; a script body kept as one readable sequence
 def run(out: Path, dry_run: bool) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"

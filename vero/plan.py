@@ -298,6 +298,8 @@ def _max_prompt_length(resolved: Mapping) -> int:
     return int(family_defaults(resolved["model"]["family"])["max_prompt_length"])
 
 
+# Long: the memory plan's arithmetic, one named term per line in the order of its documentation (weights,
+#   gradients, optimizer, activations, rollout, judge); splitting would scatter the shared dimensions
 def make_plan(resolved: Mapping, *, dims: ModelDims | None = None, num_processes: int | None = None) -> Plan:
     """The plan of one resolved experiment (`vero.config.resolve_experiment`)."""
     from vero.train.launch import judge_gpus_in_job, judge_layout, training_processes

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shlex
 import signal
@@ -35,7 +34,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from vero.config import schema_default
 
@@ -208,6 +206,8 @@ class _StopOnSignal:
         return False
 
 
+# Long: one context manager: start, health-wait, yield, stop; the cleanup on every exit path must see the
+#   same process handles
 @contextlib.contextmanager
 def judge_server(
     serve_cfg: Mapping,
@@ -440,7 +440,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd:
         parser.error("no command given after --")
-    cfg = json.loads(Path(args.config_json).read_text())
+    from vero.config import read_config_json
+
+    cfg = read_config_json(args.config_json, "resolved config")
     judge_cfg = cfg.get("reward", {}).get("judge", {})
     if args.experiment:
         from vero.config import resolve_experiment

@@ -249,6 +249,8 @@ def _parse(pattern: str, wildcards: Mapping[str, str]) -> tuple:
     return tuple(out)
 
 
+# Long: one pass over the patterns that fills the declared tree and the cut tree together; its one
+#   helper (cut_of) is a closure over both
 def cut_settings(
     view: Mapping, patterns: Iterable[str], wildcards: Mapping[str, str] | None = None
 ) -> tuple[dict, dict]:
@@ -414,15 +416,10 @@ def is_job_settings_file(raw: Mapping) -> bool:
 def load_job_settings(path: str | Path) -> JobSettings | dict:
     """What a workflow script runs on: a job's settings file (a JobSettings view), or a whole
     config JSON (validated, as before; for running a script by hand)."""
-    from vero.config import validate_config
+    from vero.config import read_config_json, validate_config
 
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise ConfigError(f"{path}: settings file not found") from e
-    except (OSError, json.JSONDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read the settings: {e}") from e
+    raw = read_config_json(path, "settings file")
     if not is_job_settings_file(raw):
         return validate_config(raw, source=str(path))
     meta = raw.pop(META)
@@ -442,13 +439,9 @@ def load_job_settings(path: str | Path) -> JobSettings | dict:
 def load_config_snapshot(path: str | Path) -> dict:
     """The validated config an invocation wrote to `<results_dir>/settings/config/<sha>.json`
     (what a cluster job's own Snakemake plans from), validated again."""
-    from vero.config import validate_config
+    from vero.config import load_config_json
 
-    try:
-        raw = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ConfigError(f"{path} (${CONFIG_SNAPSHOT_ENV}): cannot read the config snapshot: {e}") from e
-    return validate_config(raw, source=str(path))
+    return load_config_json(path, f"config snapshot (${CONFIG_SNAPSHOT_ENV})")
 
 
 def config_key_of(view_key: str, config: Mapping) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 # Named targets of the study: ablation name -> the experiment `ablation:` values it covers.
 # Every ablation target also needs the main mixed run it is compared against.
@@ -142,6 +143,41 @@ JOB_SETTINGS: dict[str, tuple[str, ...]] = {
     "build_report": ("model.base", "model.family", "experiments.*.ablation"),
 }
 JOB_SETTINGS["analysis_dynamics_algorithm"] = JOB_SETTINGS["analysis_dynamics"]
+
+
+def parse_named_args(values: Sequence[str] | None, flag: str, *, many: bool = False) -> dict:
+    """The inverse of `named_args`: `["NAME=PATH", ...]` from a script's command line → {name: path}
+    (a name given twice is an error), or with `many` {name: [paths]} in order. Raises ValueError
+    naming `flag` for a malformed pair.
+
+    >>> parse_named_args(["base=a.json", "mixed=b=c.json"], "--summary")
+    {'base': 'a.json', 'mixed': 'b=c.json'}
+    >>> parse_named_args(["a=1", "a=2"], "--trace", many=True)
+    {'a': ['1', '2']}
+    """
+    out: dict = {}
+    for v in values or []:
+        name, sep, path = v.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"{flag} expects NAME=PATH, got {v!r}")
+        if many:
+            out.setdefault(name, []).append(path)
+        elif name in out:
+            raise ValueError(f"{flag}: {name!r} given twice")
+        else:
+            out[name] = path
+    return out
+
+
+def named_args(flag: str, named: Mapping[str, Any]) -> str:
+    """`FLAG NAME=PATH` for every (name, path) of `named`, space-separated, for a rule's shell; a
+    value that is a list gives one per path (the analysis rules' traces).
+
+    >>> named_args("--summary", {"base": "b.json", "mixed": ["m1.json", "m2.json"]})
+    '--summary base=b.json --summary mixed=m1.json --summary mixed=m2.json'
+    """
+    pairs = ((name, p) for name, v in named.items() for p in ([v] if isinstance(v, str | Path) else v))
+    return " ".join(f"{flag} {name}={path}" for name, path in pairs)
 
 
 def job_settings_patterns(rule_name: str) -> tuple[str, ...]:

@@ -64,6 +64,8 @@ def _pipeline(features: str, C: float, seed: int):
     raise ValueError(f"probe features must be 'tfidf' or 'embeddings', got {features!r}")
 
 
+# Long: one pass over the probe's steps (prepare, features, CV, permutation test, report) sharing the fitted
+#   features; pieces would pass them all back and forth
 def run_probe(
     records: list[dict],
     *,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from vero.analysis.traces import Drops, load_eval_summary, load_traces, load_train_log
 from vero.config import ConfigError
+from vero.io import write_json as _write_json
 
 
 def _jsonable(obj):
@@ -28,10 +29,8 @@ def _jsonable(obj):
 
 
 def write_json(path: str | Path, obj) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n")
-    return path
+    """An analysis output: NaN and infinities as null, keys sorted (vero.io.write_json)."""
+    return _write_json(path, _jsonable(obj), sort_keys=True)
 
 
 def _report_drops(what: str, drops: Drops) -> None:
@@ -379,23 +378,11 @@ def summary_stage(cfg: Mapping, paths: Mapping, out_json: str) -> dict:
 
 
 def parse_pairs(items: list[str] | None, *, flag: str) -> dict[str, list[str]]:
-    """`["exp=path", ...]` from the command line -> {exp: [paths]} (order kept)."""
-    out: dict[str, list[str]] = {}
-    for item in items or []:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise SystemExit(f"{flag}: expected NAME=PATH, got {item!r}")
-        out.setdefault(name, []).append(path)
-    return out
+    """`["exp=path", ...]` from the command line -> {exp: [paths]} (order kept;
+    vero.workflow.parse_named_args); a malformed pair stops the script with its message."""
+    from vero.workflow import parse_named_args
 
-
-def load_config_json(path: str | Path) -> dict:
-    """The resolved config written by rules/common.smk, re-validated (defaults filled)."""
-    from vero.config import validate_config
-
-    path = Path(path)
     try:
-        raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read the resolved config: {e}") from e
-    return validate_config(raw, source=str(path))
+        return parse_named_args(items, flag, many=True)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None

@@ -54,12 +54,15 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from vero.rewards.types import IF_REWARD_TYPES, REWARD_TYPE_SPECS
+
 ANSWER_INVALID = "answer_invalid"
 REWARD_REJECTS_GOLD = "reward_rejects_gold"
 IFEVAL_ARGS_MISSING = "ifeval_args_missing"
 TOLERANCE_INVALID = "tolerance_invalid"
 
-TEXT_TYPES = frozenset({"string_match", "counting", "search", "multiple_choice"})
+# The reward types whose gold is plain text to match (family "text" of vero.rewards.types).
+TEXT_TYPES = frozenset(n for n, s in REWARD_TYPE_SPECS.items() if s.family == "text")
 _WORD_CHAR = re.compile(r"[^\W_]")
 _INTEGER = re.compile(r"-?\d+")
 _BOX_BLOCK = re.compile(r"```(?:json)?\s*(\[.*?\])\s*```", re.DOTALL)
@@ -281,6 +284,20 @@ def answer_verdict(
             if max(x1, 0) > min(x2, w) or max(y1, 0) > min(y2, h):
                 return ANSWER_INVALID, f"the first bbox_2d {list(boxes[0])} lies outside the {w}x{h} image"
         return None
-    if reward_type in ("instruction_following", "instruction_following_llm_judge"):
+    if reward_type in IF_REWARD_TYPES:
         return instructions_verdict(load_dict_payload(text, decode_twice=True))
-    return ANSWER_INVALID, f"no answer rule for reward_type {reward_type!r}"
+    return _registered_verdict(reward_type, text)
+
+
+def _registered_verdict(reward_type: str, text: str) -> Verdict:
+    """A type added with `vero.rewards.register_reward_type`: kept when its own gold check passes."""
+    from vero.rewards.routes import ROUTES
+
+    route = ROUTES.get(reward_type)
+    if route is None:
+        return ANSWER_INVALID, f"no answer rule for reward_type {reward_type!r}"
+    try:
+        route.check_gold(text)
+    except ValueError as e:
+        return ANSWER_INVALID, f"{reward_type}: {e}"
+    return None

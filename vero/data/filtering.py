@@ -440,6 +440,8 @@ def _line(read: int, dropped: Mapping[str, int], kept: int) -> dict[str, Any]:
     }
 
 
+# Long: one accounting of every row (per category, per source, totals, limits) whose tallies must agree with
+#   each other; splitting would spread the invariants over several functions
 def aggregate_reports(
     reports: Mapping[str, Mapping[str, Any]],
     max_drop_fraction: float,

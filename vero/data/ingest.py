@@ -163,6 +163,8 @@ def _unknown_ability_error(origin: str, unknown: Mapping[str, list]) -> UnknownA
     )
 
 
+# Long: one streaming loop with per-category writers, counters and progress that must close together on
+#   every exit path
 def split_by_category(
     records: Iterable[Mapping[str, Any]],
     out_dir: str | Path,
@@ -240,11 +242,3 @@ def split_by_category(
     for w in writers.values():
         w.close()
     return {**ledger.as_dict(), "stopped_early": stopped_early}
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
-    tmp.replace(path)

@@ -18,12 +18,13 @@ from vero.data.filtering import (
     filter_file,
     report_markdown,
 )
-from vero.data.ingest import split_by_category, write_json
+from vero.data.ingest import split_by_category
 from vero.data.io import write_records
 from vero.data.mixing import build_mix
 from vero.data.question_filter import QuestionFilterSettings, QuestionJudge
 from vero.data.readers import iter_source_records, source_is_curated
 from vero.data.veromini import generate_category
+from vero.io import write_json
 from vero.prompts import training_system_prompt
 
 

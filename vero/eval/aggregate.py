@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -74,6 +73,8 @@ def _aggregate(
     return _pct(_mean(scored)), extra
 
 
+# Long: the summary's fields in the order users read them in results/eval/*.json; each block is a few lines
+#   over the same records
 def benchmark_summary(
     records: Sequence[Mapping],
     *,
@@ -161,6 +162,8 @@ def _is_judge(method: str) -> bool:
     return is_judge_method(method)
 
 
+# Long: the checkpoint table's fields in reading order (per category, overall, missing benchmarks), over one
+#   pass of the benchmark summaries
 def checkpoint_summary(
     benchmarks: Iterable[Mapping],
     *,
@@ -252,15 +255,6 @@ def expected_benchmarks(cfg: Mapping) -> list[str]:
     if (cfg.get("eval") or {}).get("suite", "veroeval") == "mini":
         return list(mini_suite(cfg.get("results_dir", "results")))
     return list(load_registry(registry_path(cfg)))
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    """Write JSON atomically, so an interrupted job never leaves a half file behind as output."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 def read_json(path: str | Path) -> Any:

@@ -179,7 +179,7 @@ def read_generated(path: Path, key: str) -> tuple[list[str], list[int | None], f
 
 
 def write_generated(path: Path, key: str, parts: Mapping, texts, counts, seconds: float) -> None:
-    from vero.eval.writers import write_json
+    from vero.io import write_json
 
     summary = {k: v for k, v in parts.items() if k != "model"}
     summary["model"] = {k: v for k, v in parts["model"].items() if k != "files"}

@@ -1,9 +1,10 @@
 """One evaluation job end to end (rules eval_benchmark and reproduce_benchmark).
 
 `evaluate_benchmark` = load samples (vero.eval.samples) → check the judge when samples need one
-(vero.eval.judging) → generate with the configured backend (vero.eval.backends), reusing outputs
-only under the same content key (vero.eval.cache) → score every output (vero.eval.scoring.score_all) →
-write `eval/{experiment}/{checkpoint}/{benchmark}.jsonl` (one line per sample) and
+(vero.eval.judging) → generate (vero.eval.generation: the configured backend of vero.eval.backends,
+reusing outputs only under the same content key of vero.eval.cache) → score every output
+(vero.eval.scoring.score_all) → write `eval/{experiment}/{checkpoint}/{benchmark}.jsonl` (one line
+per sample) and
 `{benchmark}.json` (vero.eval.aggregate.benchmark_summary). `evaluate_model` is the same job for
 any model (the released checkpoints of the reproduce target). The stage's other rules live in
 vero.eval.writers (summaries, comparison, sweeps) and vero.eval.reproduce.
@@ -11,22 +12,23 @@ vero.eval.writers (summaries, comparison, sweeps) and vero.eval.reproduce.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from vero.config import schema_default
-from vero.eval.aggregate import benchmark_summary, write_json
-from vero.eval.backends import backend_kwargs, get_backend
-from vero.eval.cache import generation_key, model_fingerprint, read_generated, write_generated
+from vero.config import load_config_json
+from vero.eval.aggregate import benchmark_summary
+from vero.eval.backends import backend_kwargs
+from vero.eval.generation import generate, generation_settings
 from vero.eval.judging import eval_job_gpus, judge_for, judge_served_in_job, judge_wanted, preflight_judge
 from vero.eval.registry import BenchmarkSpec, get_benchmark
 from vero.eval.samples import LoadResult, load_samples
 from vero.eval.scoring import benchmark_coords, needs_judge_for, score_all
 from vero.eval.writers import log_eval_run, summarize_checkpoint, write_comparison, write_jsonl, write_sweep
+from vero.io import write_json
+from vero.workflow import parse_named_args
 
 BASE = "base"
 # default of evaluate_benchmark(judge=...): build the judge from the config (None means no judge)
@@ -50,31 +52,10 @@ __all__ = [
 ]
 
 
-def load_config_json(path: str | Path) -> dict:
-    """The resolved config a rule passes as --config-json (written by rules/common.smk), validated."""
-    from vero.config import ConfigError, validate_config
-
-    path = Path(path)
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise ConfigError(f"{path}: resolved config not found") from e
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not valid JSON: {e}") from e
-    return validate_config(raw, source=str(path))
-
-
 def parse_named_paths(values: Sequence[str], flag: str) -> dict[str, str]:
-    """NAME=PATH command-line pairs → {name: path}; a malformed or repeated pair is an error."""
-    out: dict[str, str] = {}
-    for v in values:
-        name, sep, path = v.partition("=")
-        if not sep or not name or not path:
-            raise ValueError(f"{flag} expects NAME=PATH, got {v!r}")
-        if name in out:
-            raise ValueError(f"{flag}: {name!r} given twice")
-        out[name] = path
-    return out
+    """NAME=PATH command-line pairs → {name: path}; a malformed or repeated pair is an error
+    (vero.workflow.parse_named_args)."""
+    return parse_named_args(values, flag)
 
 
 def model_path_for(
@@ -95,76 +76,12 @@ def model_path_for(
     return f"{results_dir}/runs/{experiment}/{checkpoint}"
 
 
-def generation_settings(cfg: Mapping) -> dict:
-    """Sampling settings of evaluation (`eval.*`; defaults are the release's: temperature 0.6,
-    top_p 0.95, 16,384 new tokens)."""
-    ev = cfg.get("eval") or {}
-    return {
-        "temperature": float(ev.get("temperature", 0.6)),
-        "top_p": float(ev.get("top_p", 0.95)),
-        "max_new_tokens": int(ev.get("max_new_tokens", 16384)),
-        "batch_size": int(ev.get("batch_size", 8)),
-        "seed": int(cfg.get("seed", 0)),
-    }
-
-
 def _load(cfg: Mapping, spec: BenchmarkSpec, label: str) -> LoadResult:
     ev = cfg.get("eval") or {}
     loaded = load_samples(spec, max_samples=ev.get("max_samples"), seed=int(cfg.get("seed", 0)))
     dropped = f", dropped {loaded.dropped_dict()}" if loaded.dropped else ""
     print(f"[eval] {label}: {len(loaded.samples)} samples of {loaded.n_rows} rows{dropped}", file=sys.stderr)
     return loaded
-
-
-def _generate(
-    cfg: Mapping, spec: BenchmarkSpec, model: str, samples: list, out_jsonl: Path, backend: Any
-) -> dict:
-    """Generated texts, token counts and seconds; reused from an earlier attempt only when the
-    content key (model content, prompts, settings, code) is the same."""
-    ev = cfg.get("eval") or {}
-    settings = generation_settings(cfg)
-    kwargs = backend_kwargs(cfg)
-    backend_name = (
-        ev.get("backend", schema_default("eval.backend"))
-        if backend is None
-        else getattr(backend, "name", "custom")
-    )
-    memo = Path(cfg.get("results_dir", "results")) / "eval" / ".cache" / "file_sha256.json"
-    fingerprint = model_fingerprint(
-        model, mode=(ev.get("cache") or {}).get("weights_hash", "content"), memo_path=memo
-    )
-    key, parts = generation_key(
-        model=fingerprint,
-        samples=samples,
-        settings={**settings, "backend": backend_name, "backend_kwargs": kwargs},
-        benchmark=spec.data_fingerprint(),
-    )
-    partial = Path(f"{out_jsonl}.generated.json")
-    cached = read_generated(partial, key)
-    if cached is not None:
-        print(f"[eval] reusing {len(cached[0])} generated outputs from {partial} (same key)", file=sys.stderr)
-        return {
-            "texts": cached[0],
-            "counts": cached[1],
-            "seconds": cached[2],
-            "backend": backend_name,
-            "cached": True,
-        }
-    texts: list[str] = []
-    counts: list[int | None] = []
-    seconds = 0.0
-    if samples:
-        own = backend is None
-        if own:
-            backend = get_backend(backend_name, model, **kwargs)
-        try:
-            gen = backend.generate(samples, **settings)
-        finally:
-            if own:
-                backend.close()
-        texts, counts, seconds = gen.texts, gen.completion_tokens or [None] * len(samples), gen.seconds
-        write_generated(partial, key, parts, texts, counts, seconds)
-    return {"texts": texts, "counts": counts, "seconds": seconds, "backend": backend_name, "cached": False}
 
 
 def _score(
@@ -219,7 +136,7 @@ def evaluate_model(
     if judge is FROM_CONFIG and judge_wanted(cfg, needs_judge) and not judge_served_in_job(cfg):
         with judge_for(cfg, needs_judge) as early:  # fail before hours of generation, naming the judge
             preflight_judge(early)
-    gen = _generate(cfg, spec, model, samples, Path(out_jsonl), backend)
+    gen = generate(cfg, spec, model, samples, Path(out_jsonl), backend)
     scores = _score(cfg, spec, samples, gen, judge, family)
     records = [
         {

@@ -21,7 +21,16 @@ IOU_THRESHOLD = 0.5
 
 def relaxed_accuracy(prediction: str, golds: Sequence[str], tolerance: float = RELAXED_TOLERANCE) -> float:
     """1 if the prediction is within `tolerance` (relative) of a numeric gold, or equal to a text
-    gold (case-insensitive), else 0 (ChartQA's metric, via lm-eval's implementation)."""
+    gold (case-insensitive), else 0 (ChartQA's metric, via lm-eval's implementation):
+    max over golds g of 1[|p − g| / |g| ≤ τ] for numbers, 1[lower(p) = lower(g)] for text; τ = 0.05.
+
+    Source: ChartQA (Masry et al., 2022, §4 "relaxed accuracy"); lm-eval's
+    lm_eval/tasks/chartqa/utils.py, as the release's vero-eval/lmms_eval/tasks/chartqa/utils.py
+    (`relaxed_correctness`).
+
+    >>> relaxed_accuracy("41", ["40"]), relaxed_accuracy("43", ["40"]), relaxed_accuracy("Red", ["red"])
+    (1.0, 0.0, 1.0)
+    """
     from lm_eval.tasks.chartqa.utils import RelaxedCorrectness
 
     if not isinstance(prediction, str) or not golds:
@@ -40,7 +49,15 @@ def _anls_normalize(text: str) -> str:
 
 def anls(prediction: str, golds: Sequence[str], threshold: float = ANLS_THRESHOLD) -> float:
     """Average Normalized Levenshtein Similarity of one sample: max over golds of 1 − NL when
-    NL < threshold else 0, where NL is the edit distance over the longer string's length."""
+    NL < threshold else 0, where NL is the edit distance over the longer string's length:
+    ANLS = max_g (1 − NL(p, g)) · 1[NL(p, g) < τ], τ = 0.5, text NFKC-normalized and lower-cased.
+
+    Source: ST-VQA (Biten et al., 2019, §3 "ANLS"); the release's vero-eval/lmms_eval/api/metrics.py
+    (`anls`), which DocVQA/InfoVQA use.
+
+    >>> anls("hello", ["hello"]), anls("helo", ["hello"]), anls("xyz", ["hello"])
+    (1.0, 0.8, 0.0)
+    """
     from nltk.metrics.distance import edit_distance
 
     if not isinstance(prediction, str) or not golds:
@@ -152,6 +169,15 @@ def to_absolute(values: Sequence[float], image_size: Sequence[int] | None, coord
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two [x1, y1, x2, y2] boxes: |a ∩ b| / (|a| + |b| − |a ∩ b|), 0 when
+    the union is empty (degenerate boxes count as area 0).
+
+    Source: the standard IoU (PASCAL VOC, Everingham et al., 2010, §4.2), as the release's grounding
+    tasks (vero-eval/lmms_eval/tasks/aerialvg/utils.py) compute it.
+
+    >>> box_iou([0, 0, 10, 10], [0, 0, 10, 10]), box_iou([0, 0, 10, 10], [5, 0, 15, 10])
+    (1.0, 0.3333333333333333)
+    """
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
@@ -164,7 +190,17 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
 def iou_accuracy(
     answer: str, gold_box: Sequence[float], image_size: Sequence[int] | None, coords: str = "absolute"
 ) -> float:
-    """1 if the first predicted box overlaps the gold box (pixels) with IoU ≥ 0.5, else 0."""
+    """1 if the first predicted box overlaps the gold box (pixels) with IoU ≥ 0.5, else 0:
+    1[IoU(to_pixels(box), gold) ≥ 0.5], the predicted box read from the answer's JSON or list.
+
+    Source: grounding accuracy at IoU 0.5 (RefCOCO-style "Acc@0.5"), as the release's
+    vero-eval/lmms_eval/tasks/aerialvg/utils.py scores it.
+
+    >>> iou_accuracy('[{"bbox_2d": [0, 0, 10, 10]}]', [0, 0, 10, 12], (100, 100))
+    1.0
+    >>> iou_accuracy('[{"bbox_2d": [0, 0, 10, 10]}]', [5, 0, 15, 10], (100, 100))
+    0.0
+    """
     box = parse_box(answer)
     if box is None:
         return 0.0
@@ -178,7 +214,17 @@ def iou_accuracy(
 def point_in_box(
     answer: str, gold_box: Sequence[float], image_size: Sequence[int] | None, coords: str = "absolute"
 ) -> float:
-    """1 if the predicted point lies inside the gold box (edges included), else 0."""
+    """1 if the predicted point lies inside the gold box (edges included), else 0:
+    1[x1 ≤ x ≤ x2 and y1 ≤ y ≤ y2] for the point read from the answer, in pixels.
+
+    Source: ScreenSpot's click accuracy (Cheng et al., 2024, SeeClick §4), as the release's
+    vero-eval/lmms_eval/tasks/screenspot_point_in_box/utils_point.py scores it.
+
+    >>> point_in_box('[{"point_2d": [5, 5]}]', [0, 0, 10, 10], (100, 100))
+    1.0
+    >>> point_in_box('[{"point_2d": [500, 500]}]', [0, 0, 10, 10], (1000, 1000), "qwen1000")  # pixel 500
+    0.0
+    """
     pt = parse_point(answer)
     if pt is None:
         return 0.0

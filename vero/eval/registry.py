@@ -22,8 +22,9 @@ import yaml
 
 from vero.categories import CATEGORIES
 from vero.config import REPO_ROOT
+from vero.resources import resource
 
-DEFAULT_REGISTRY = REPO_ROOT / "config" / "veroeval.yaml"
+DEFAULT_REGISTRY = resource("config/veroeval.yaml")  # the checkout's, or the wheel's copy
 
 SCORERS = ("reward", "relaxed_accuracy", "anls", "iou_accuracy", "point_in_box")
 ANSWER_FORMATS = (
@@ -428,8 +429,15 @@ def mini_suite(results_dir: str | Path) -> dict[str, BenchmarkSpec]:
 
 
 def registry_path(cfg: Mapping) -> Path:
+    """`eval.registry`: an absolute path as given; a relative one is a repository path (read from the
+    checkout, or from the installed wheel when it carries that file)."""
     p = Path(cfg.get("eval", {}).get("registry", "config/veroeval.yaml"))
-    return p if p.is_absolute() else REPO_ROOT / p
+    if p.is_absolute():
+        return p
+    try:
+        return resource(p)
+    except FileNotFoundError:
+        return REPO_ROOT / p  # load_registry names the missing file
 
 
 def suite_specs(cfg: Mapping) -> dict[str, BenchmarkSpec]:

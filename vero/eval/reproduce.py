@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from vero.categories import CATEGORIES, CATEGORY_NAMES
-from vero.eval.aggregate import checkpoint_summary, expected_benchmarks, read_json, write_json
+from vero.eval.aggregate import checkpoint_summary, expected_benchmarks, read_json
 from vero.eval.registry import load_registry, paper_reference, registry_path, suite_specs
 from vero.eval.writers import write_text
+from vero.io import write_json
 
 REPRODUCE_CHECKPOINT = "released"
 

@@ -412,6 +412,7 @@ def coords_for(scoring: Mapping, family: str | None, variant: str = "reasoning")
 # ---- docs of samples loaded without their row --------------------------------------------------------
 
 
+# Long: a flat field-by-field mapping from the sample to the release's row names; each line is one field
 def doc_for(sample: Any, method: str) -> dict[str, Any]:
     """The row a scorer reads, in the release's field names.
 

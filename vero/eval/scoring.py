@@ -26,8 +26,9 @@ from typing import Any
 from vero.config import schema_default
 from vero.eval import metrics
 from vero.eval.samples import EvalSample
+from vero.rewards.types import JUDGE_REWARD_TYPES
 
-JUDGE_TYPES = ("llm_judge", "instruction_following_llm_judge")
+JUDGE_TYPES = JUDGE_REWARD_TYPES  # the reward types graded by the judge (vero.rewards.types table)
 
 
 def _extract(output: str, reward_type: str) -> str | None:

@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from vero.categories import CATEGORIES
-from vero.eval.aggregate import checkpoint_summary, expected_benchmarks, read_json, write_json
+from vero.eval.aggregate import checkpoint_summary, expected_benchmarks, read_json
 from vero.eval.registry import paper_reference, registry_path
+from vero.io import write_json
 
 BASE = "base"
 __all__ = [

@@ -103,3 +103,16 @@ def resolve_base_model(cfg: Mapping, results_dir: str | Path) -> str:
     if base == "tiny":
         return tiny_model_dir(results_dir, family)
     return str(base)
+
+
+def base_model_inputs(cfg: Mapping, results_dir: str | Path) -> list[str]:
+    """What the train rule waits for before it starts: the tiny model's directory when the workflow
+    builds it (`model.base: tiny`), nothing for a hub id or a local path.
+
+    >>> base_model_inputs({"model": {"base": "tiny", "family": "qwen2_5_vl"}}, "results")
+    ['results/models/tiny-qwen2_5_vl']
+    >>> base_model_inputs({"model": {"base": "Qwen/Qwen3-VL-8B-Instruct", "family": "qwen3_vl"}}, "r")
+    []
+    """
+    base = resolve_base_model(cfg, results_dir)
+    return [base] if cfg["model"]["base"] == "tiny" else []

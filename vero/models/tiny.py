@@ -108,6 +108,8 @@ def _instantiate(model_cls, config, seed: int):
         return model_cls(config)
 
 
+# Long: one config per model family built field by field, then saved with its processor; the fields read as
+#   a table
 def build_tiny_vlm(
     family: str,
     out_dir: str | Path,

@@ -5,9 +5,10 @@
     r.total, r.accuracy, r.format, r.overlong
 
 `make_trl_reward` wraps it for TRL's GRPOTrainer (and warms every route up when built);
-`check_ground_truth` validates samples at load time; `warm_up(reward_types)` pays the routes' one-time
-costs at start-up. `semantics="release"` is the Vero release's reward, `"corrected"` the same with the
-corrections of vero/rewards/semantics.py.
+`check_ground_truth` validates samples at load time; `REWARD_TYPE_SPECS` (vero/rewards/types.py) is
+the one table of reward types and their properties, `register_reward_type` adds a rule-graded one;
+`warm_up(reward_types)` pays the routes' one-time costs at start-up. `semantics="release"` is the
+Vero release's reward, `"corrected"` the same with the corrections of vero/rewards/semantics.py.
 """
 
 from vero.rewards.batch import VeroTRLReward, completion_text, make_trl_reward
@@ -22,23 +23,30 @@ from vero.rewards.format import format_reward
 from vero.rewards.hacking import HackingMonitor, flag_self_evaluation
 from vero.rewards.judge import JudgeClient, JudgeResult, JudgeUnavailable
 from vero.rewards.overlong import overlong_penalty
+from vero.rewards.routes import register_reward_type, unregister_reward_type
 from vero.rewards.semantics import SEMANTICS, Corrections
 from vero.rewards.text import normalize_text
 from vero.rewards.types import (
     BOXED_REWARD_TYPES,
+    IF_REWARD_TYPES,
     JUDGE_REWARD_TYPES,
+    REWARD_TYPE_SPECS,
     REWARD_TYPES,
     SPATIAL_REWARD_TYPES,
     RewardBreakdown,
     RewardConfig,
+    RewardTypeSpec,
     UnknownRewardType,
     check_reward_type,
+    reward_type_spec,
 )
 
 __all__ = [
     "BOXED_REWARD_TYPES",
+    "IF_REWARD_TYPES",
     "JUDGE_REWARD_TYPES",
     "REWARD_TYPES",
+    "REWARD_TYPE_SPECS",
     "SEMANTICS",
     "SPATIAL_REWARD_TYPES",
     "Corrections",
@@ -48,6 +56,7 @@ __all__ = [
     "JudgeUnavailable",
     "RewardBreakdown",
     "RewardConfig",
+    "RewardTypeSpec",
     "UnknownRewardType",
     "VeroTRLReward",
     "check_ground_truth",
@@ -61,5 +70,8 @@ __all__ = [
     "math_verify_only_accuracy",
     "normalize_text",
     "overlong_penalty",
+    "register_reward_type",
+    "reward_type_spec",
+    "unregister_reward_type",
     "warm_up",
 ]

@@ -100,6 +100,8 @@ class VeroTRLReward:
         configure_pool(self.config.math_verify_workers)
         warm_up(config=self.config)  # start-up costs now, not in the first training step
 
+    # Long: TRL's reward call: read the batch columns, score, then log per-type statistics on the same
+    #   arrays; the hot path avoids per-piece re-reading of the columns
     def __call__(self, prompts=None, completions=None, completion_ids=None, **columns) -> list[float | None]:
         completions = list(completions or [])
         n = len(completions)

@@ -21,6 +21,7 @@ from vero.rewards.routes.numeric import numeric_check
 from vero.rewards.semantics import RELEASE, Corrections, corrections_for
 from vero.rewards.text import last_boxed, parse_layout
 from vero.rewards.types import (
+    IF_REWARD_TYPES,
     JUDGE_REWARD_TYPES,
     REWARD_TYPES,
     SPATIAL_REWARD_TYPES,
@@ -30,7 +31,6 @@ from vero.rewards.types import (
     check_reward_type,
 )
 
-IF_REWARD_TYPES = frozenset({"instruction_following", "instruction_following_llm_judge"})
 MODES = ("vero", "math_verify_only")
 # Why a numeric 0 may not be the model's fault; reported in RewardBreakdown.flags and counted per batch.
 MATH_VERIFY_FLAGS = ("timeout", "too_costly", "error")
@@ -105,7 +105,7 @@ def check_ground_truth(
     if reward_type in IF_REWARD_TYPES:
         check_instruction_gold(answer, need_instructions=reward_type == "instruction_following")
         return
-    if reward_type == "llm_judge":
+    if reward_type not in ROUTES:  # judged against the reference text: any non-empty one
         return
     ROUTES[reward_type].check_gold(answer.strip())
     if reward_type in SPATIAL_REWARD_TYPES and coords == "qwen1000" and not release_image_size(image_size):
@@ -202,21 +202,7 @@ def score_completion(
     if mode == "math_verify_only":
         raw = math_verify_only_accuracy(completion, answer, timeout_s=config.math_verify_timeout_s)
     elif extracted is not None and answer and (raw_accuracy or fmt > 0):
-        try:
-            if reward_type == "numeric":
-                raw, reason = numeric_check(extracted, answer, ctx)
-                if reason in MATH_VERIFY_FLAGS:
-                    flags.append(f"math_verify_{reason}")
-            elif reward_type in IF_REWARD_TYPES:
-                raw, if_flags = release_constraint_rate(extracted, answer, fix)
-                flags.extend(if_flags)
-            elif reward_type in ROUTES:
-                raw = ROUTES[reward_type].score(extracted, answer, ctx)
-        except MathVerifyUnavailable:
-            raise  # a broken environment, not a bad completion: stop with its message
-        except Exception:  # the release scores any failure inside a route 0; so does this
-            raw = 0.0
-            flags.append("route_error")
+        raw = _route_accuracy(reward_type, extracted, answer, ctx, flags)
     raw = _finite_unit(raw)
     accuracy = raw if fmt > 0 else 0.0
     if reward_type in JUDGE_REWARD_TYPES and mode != "math_verify_only":
@@ -244,6 +230,28 @@ def score_completion(
         judged=judged,
         flags=tuple(flags),
     )
+
+
+def _route_accuracy(reward_type: str, extracted: str, answer: str, ctx: RouteContext, flags: list) -> float:
+    """The route's accuracy of the graded text; why a 0 may not be the model's fault goes to `flags`."""
+    try:
+        if reward_type == "numeric":
+            raw, reason = numeric_check(extracted, answer, ctx)
+            if reason in MATH_VERIFY_FLAGS:
+                flags.append(f"math_verify_{reason}")
+            return raw
+        if reward_type in IF_REWARD_TYPES:
+            raw, if_flags = release_constraint_rate(extracted, answer, ctx.fix)
+            flags.extend(if_flags)
+            return raw
+        if reward_type in ROUTES:
+            return ROUTES[reward_type].score(extracted, answer, ctx)
+        return 0.0
+    except MathVerifyUnavailable:
+        raise  # a broken environment, not a bad completion: stop with its message
+    except Exception:  # the release scores any failure inside a route 0; so does this
+        flags.append("route_error")
+        return 0.0
 
 
 def judge_reference(reward_type: str, answer: str, fix: Corrections = RELEASE) -> str:
@@ -306,6 +314,20 @@ def compute_reward(
     format is 0 (its accuracy is 0 anyway), as the TRL reward does. Raises only for invalid arguments (unknown
     reward_type, coords, mode or semantics), never because of the completion's content: a spatial
     sample without an image size scores accuracy 0, as in the release, with the flag `no_image_size`.
+
+    R = (1 − α)·R_acc + α·R_fmt + R_overlong, R_acc = 0 when R_fmt = 0 (α = `reward.alpha`, 0.2); the
+    route of `reward_type` (vero.rewards.types.REWARD_TYPE_SPECS) gives R_acc, judge types
+    s (llm_judge) or ½·constraint rate + ½·s (instruction_following_llm_judge).
+
+    Source: paper §3 (the reward); the release's vero-rl/vero_reward/math_verify_reward_type_boxed.py
+    (`compute_score`) and vero-rl/verl/workers/reward_manager/vero_vllm_judge.py (judge and overlong).
+
+    >>> out = "<think>2 + 2</think><answer>\\\\boxed{4}</answer>"
+    >>> r = compute_reward(out, reward_type="numeric", answer="4")
+    >>> r.total, r.accuracy, r.format
+    (1.0, 1.0, 1.0)
+    >>> compute_reward("<think>t</think><answer>4</answer>", reward_type="numeric", answer="4").total
+    0.9
     """
     reward_type = normalize_reward_type(reward_type)
     check_coords(coords)

@@ -126,6 +126,8 @@ def _language_is(text: str, language: str) -> bool:
         return True
 
 
+# Long: the release's behaviour overrides of IFEval's checkers, a dozen small subclasses defined together so
+#   that each override reads next to the others
 @lru_cache(maxsize=4)
 def release_classes(instruction_ids: bool, regex_sentences: bool) -> dict[str, type]:
     """Every checker class the release's reward can resolve, by class name (76: IFEval's 29 with the
@@ -453,5 +455,17 @@ def check_instruction_gold(answer: str, *, need_instructions: bool = True) -> No
 
 
 def instruction_following_reward(pred: str, answer: str, ctx: RouteContext) -> float:
-    """The fraction of the payload's instructions the graded answer follows."""
+    """R_acc = (1/K) Σ_k follows_k(answer): the fraction of the payload's K instructions the graded
+    answer follows, each checked by the IFEval checker its class names (lm-eval's instructions).
+
+    Source: vero-rl/vero_reward/instructions.py and `_instruction_following_reward` in
+    vero-rl/vero_reward/math_verify_reward_type_boxed.py (release 8c81e37).
+
+    >>> from vero.rewards.routes.context import RouteContext
+    >>> gold = '{"instructions": [{"class": "LowercaseLettersEnglishChecker", "args": {}}]}'
+    >>> instruction_following_reward("all lower case here", gold, RouteContext())
+    1.0
+    >>> instruction_following_reward("Not Lower", gold, RouteContext())
+    0.0
+    """
     return release_constraint_rate(pred, answer, ctx.fix)[0]

@@ -18,7 +18,16 @@ def overlong_penalty(
     at L_max and on past it: the release (verl's vero_vllm_judge reward manager) applies the same line
     to every length, so with its L_max = 16,384 below the generation limit of 18,432 the penalty reaches
     −2.0. With `clip` (the `overlong_clip` correction) a length past L_max counts as L_max, so the
-    penalty stays within [−λ, 0]. Zero when disabled or when either length is unknown."""
+    penalty stays within [−λ, 0]. Zero when disabled or when either length is unknown.
+
+    Source: DAPO's soft overlong punishment (paper §3, the reward) as the release's
+    vero-rl/verl/workers/reward_manager/vero_vllm_judge.py applies it.
+
+    >>> overlong_penalty(1000, 4096, buffer=2048), overlong_penalty(3072, 4096, buffer=2048)
+    (0.0, -0.5)
+    >>> overlong_penalty(5120, 4096, buffer=2048), overlong_penalty(5120, 4096, buffer=2048, clip=True)
+    (-1.5, -1.0)
+    """
     if not enabled or completion_tokens is None or max_completion_tokens is None:
         return 0.0
     try:

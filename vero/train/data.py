@@ -25,20 +25,13 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from vero.data.schema import IMAGE_UNDECODABLE, check_record, image_dimensions, parse_structured
+from vero.data.schema import COLUMNS, IMAGE_UNDECODABLE, check_record, image_dimensions, parse_structured
 from vero.prompts import TrainingPrompt
+from vero.rewards.types import reward_type_spec
 
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "id",
-    "data_source",
-    "category",
-    "question",
-    "images",
-    "image_size",
-    "reward_type",
-    "answer",
-    "tolerance",
-)
+# The canonical columns (vero.data.schema.COLUMNS) a mix file must have: those up to `tolerance`
+# (coords, split, messages and curated are read when present).
+REQUIRED_COLUMNS: tuple[str, ...] = COLUMNS[: COLUMNS.index("tolerance") + 1]
 REWARD_COLUMNS: tuple[str, ...] = (
     "id",
     "question",
@@ -55,19 +48,6 @@ NO_SFT_TARGET = "no_sft_target"
 
 # Reasoning text of SFT targets: the data holds reference answers, not reasoning traces.
 SFT_THINK = "I look at the image and work out the answer."
-
-_BOXED_TYPES = frozenset(
-    {
-        "string_match",
-        "counting",
-        "search",
-        "multiple_choice",
-        "numeric",
-        "list_string_match",
-        "number_list",
-        "web_action",
-    }
-)
 
 
 @dataclass
@@ -163,9 +143,11 @@ def _scale_box(box: list[float], size: list[int], coords: str) -> list[int]:
 
 
 def sft_answer(row: Mapping[str, Any], coords: str) -> str | None:
-    """The answer block content for a reference target, or None when the row has no reference."""
+    """The answer block content for a reference target, or None when the row has no reference.
+    What it is made of is the reward type's `sft_target` (vero.rewards.types.REWARD_TYPE_SPECS)."""
     rt, answer = row["reward_type"], row["answer"]
-    if rt in _BOXED_TYPES:
+    kind = reward_type_spec(rt).sft_target
+    if kind == "boxed":
         if rt == "list_string_match":
             try:
                 value = parse_structured(answer)
@@ -173,10 +155,10 @@ def sft_answer(row: Mapping[str, Any], coords: str) -> str | None:
                 value = answer
             answer = str(value[0]) if isinstance(value, list) and value else str(value)
         return "\\boxed{" + str(answer) + "}"
-    if rt in ("grounding", "clicking"):
+    if kind in ("boxes", "point"):
         boxes = parse_structured(answer)
         size = row["image_size"]
-        if rt == "grounding":
+        if kind == "boxes":
             out = [
                 {"bbox_2d": _scale_box(b["bbox_2d"], size, coords), "label": b.get("label", "")}
                 for b in boxes
@@ -185,12 +167,12 @@ def sft_answer(row: Mapping[str, Any], coords: str) -> str | None:
             x1, y1, x2, y2 = _scale_box(boxes[0]["bbox_2d"], size, coords)
             out = [{"point_2d": [round((x1 + x2) / 2), round((y1 + y2) / 2)]}]
         return json.dumps(out)
-    if rt == "llm_judge":
+    if kind == "text":
         return answer.strip() or None
-    if rt == "instruction_following_llm_judge":
+    if kind == "reference":
         reference = parse_structured(answer).get("reference")
         return reference.strip() if isinstance(reference, str) and reference.strip() else None
-    return None  # instruction_following: constraints only, no reference text
+    return None  # constraints only (instruction_following): no reference text
 
 
 def sft_target(row: Mapping[str, Any], coords: str) -> str | None:

@@ -1,9 +1,10 @@
 """The command a training job runs, for each way of launching it (`train.launcher.kind`).
 
-The train rule's shell runs `python workflow_scripts/train.py ARGS` (no `--in-process`); for a GPU
-launcher that script builds the command below, prints it to the job log and runs it, and the
-launched process runs the same script with `--in-process`. For `cpu` it trains in the rule's own
-process, as the `cpu` line would.
+The train rule's shell runs `python workflow_scripts/train.py ...` (without `--in-process`); that
+script builds the command below, prints it to the job log and runs it (for `cpu` it trains in the
+same process). The launched process runs the same script with `--in-process`. The script and the
+default accelerate configs are found through the package (`vero.resources`: the checkout's files,
+or the installed wheel's copies), not relative to the working directory.
 
   cpu         python workflow_scripts/train.py ARGS --in-process
   single_gpu  python -m accelerate.commands.launch --config_file config/accelerate/single_gpu.yaml
@@ -33,6 +34,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 
 from vero.config import ConfigError, schema_default
+from vero.resources import resource
 
 DEFAULT_ACCELERATE_CONFIGS = {
     "single_gpu": "config/accelerate/single_gpu.yaml",
@@ -42,6 +44,11 @@ DEFAULT_ACCELERATE_CONFIGS = {
 ACCELERATE = ("-m", "accelerate.commands.launch")
 
 _BRACKET = re.compile(r"\[([^\]]*)\]")
+
+
+def train_script() -> str:
+    """The path of the train script (workflow_scripts/train.py of the checkout, or the wheel's copy)."""
+    return str(resource("workflow_scripts/train.py"))
 
 
 def first_host(nodelist: str) -> str:
@@ -134,6 +141,8 @@ def training_args(
     ]
 
 
+# Long: the four launcher kinds' argv side by side (module docstring lists them), so their flags can be
+#   compared line by line
 def build_train_command(
     resolved: Mapping,
     *,
@@ -144,14 +153,15 @@ def build_train_command(
     output_dir: str,
     resume: str = "auto",
     python: str = "python",
-    script: str = "workflow_scripts/train.py",
+    script: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """The argv that trains one experiment under `resolved["train"]["launcher"]` (see module doc)."""
+    """The argv that trains one experiment under `resolved["train"]["launcher"]` (see module doc);
+    `script` defaults to `train_script()`."""
     launcher = dict(resolved["train"].get("launcher") or {})
     kind = launcher.get("kind", "cpu")
     args = [
-        script,
+        script or train_script(),
         *training_args(
             config_json=config_json,
             experiment=experiment,
@@ -163,7 +173,7 @@ def build_train_command(
     ]
     if kind == "cpu":
         return [python, *args]
-    accel_cfg = launcher.get("accelerate_config") or DEFAULT_ACCELERATE_CONFIGS.get(kind)
+    accel_cfg = launcher.get("accelerate_config") or str(resource(DEFAULT_ACCELERATE_CONFIGS[kind]))
     nodes = int(launcher.get("nodes", 1))
     processes = training_processes(resolved)
     port = str(launcher.get("main_process_port", 29500))
@@ -239,7 +249,7 @@ def run_launched(
     output_dir: str,
     resume: str = "auto",
     python: str = "python",
-    script: str = "workflow_scripts/train.py",
+    script: str | None = None,
 ) -> int:
     """Run the launch command of this experiment and return its exit status.
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from vero.config import ConfigError, resolve_experiment, schema_default
+from vero.io import write_json
 from vero.serving import BASE_URL_ENV as JUDGE_BASE_URL_ENV  # set when the judge is served in this job
 from vero.train.data import load_mix
 from vero.train.sampler import check_block_alignment
@@ -234,12 +235,11 @@ def _start_tracking(resolved: Mapping, output_dir: Path):
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
+    write_json(path, obj, sort_keys=True)
 
 
+# Long: the training job's sequence (resolve, load, build trainer and callbacks, resume, train, save)
+#   sharing the model, processor and trainer; each step is already a call
 def run_experiment(
     config: Mapping,
     experiment: str,

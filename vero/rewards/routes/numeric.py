@@ -36,5 +36,19 @@ def numeric_reward(pred: str, answer: str, ctx: RouteContext) -> float:
     per-sample tolerance, when some value read from the prediction is within |p − g| ≤ tol·|g| of some
     value read from the gold (≤ tol when the gold is 0). With the `numeric_latex` correction, a prediction
     the release rejects is also compared with both sides read as LaTeX first (mathverify_worker.equivalent),
-    so \\sqrt{4} = 2, 2^{3}+2 = 10 and identical matrices, sets and intervals match."""
+    so \\sqrt{4} = 2, 2^{3}+2 = 10 and identical matrices, sets and intervals match.
+
+    R_acc = 1[verify(gold, pred)], or with tolerance t: 1[∃ p, g: |p − g| ≤ t·|g|] (|p − g| ≤ t for g = 0).
+
+    Source: `_numeric_reward` / `grade_numeric` in
+    vero-rl/vero_reward/math_verify_reward_type_boxed.py (release 8c81e37).
+
+    >>> from vero.rewards.routes.context import RouteContext
+    >>> numeric_reward("1/2", "0.5", RouteContext())
+    1.0
+    >>> numeric_reward("0.52", "0.5", RouteContext(tolerance=0.05))
+    1.0
+    >>> numeric_reward("0.6", "0.5", RouteContext(tolerance=0.05))
+    0.0
+    """
     return numeric_check(pred, answer, ctx)[0]

@@ -183,6 +183,19 @@ def grounding_score(pred: list[list[float]], gold: list[list[float]]) -> float:
 
 
 def grounding_reward(pred: str, answer: str, ctx: RouteContext) -> float:
+    """R_acc = clip(1.0 · mean IoU of matches + 0.75 · F1 − 0.5 · ½(FP rate + FN rate), 0, 1) over the
+    predicted and gold boxes (`grounding_score`); gold in absolute pixels, converted from the
+    model's coordinates (`ctx.coords`) with the image size; 0 without an image size.
+
+    Source: vero-rl/vero_reward/grounding_reward.py (`compute_score_accuracy`, release 8c81e37).
+
+    >>> from vero.rewards.routes.context import RouteContext
+    >>> gold = '[{"bbox_2d": [10, 10, 50, 50], "label": "cat"}]'
+    >>> grounding_reward('[{"bbox_2d": [10, 10, 50, 50]}]', gold, RouteContext(image_size=(100, 100)))
+    1.0
+    >>> grounding_reward('[{"bbox_2d": [60, 60, 90, 90]}]', gold, RouteContext(image_size=(100, 100)))
+    0.0
+    """
     if ctx.image_size is None:
         return 0.0
     return grounding_score(_boxes(pred, ctx, gold=False), _gold(answer, ctx))
@@ -191,7 +204,19 @@ def grounding_reward(pred: str, answer: str, ctx: RouteContext) -> float:
 def clicking_reward(pred: str, answer: str, ctx: RouteContext) -> float:
     """1 when the first predicted point lies inside the first gold box (edges included), else 0. In
     absolute coordinates a point outside the image scores 0. With the `click_any_gold_box` correction
-    any gold box counts."""
+    any gold box counts.
+
+    R_acc = 1[x1 ≤ x ≤ x2 and y1 ≤ y ≤ y2] for the first `point_2d` (x, y) and the first gold box.
+
+    Source: vero-rl/vero_reward/click_reward.py (`compute_score_accuracy`, release 8c81e37).
+
+    >>> from vero.rewards.routes.context import RouteContext
+    >>> gold, ctx = '[{"bbox_2d": [10, 10, 50, 50]}]', RouteContext(image_size=(100, 100))
+    >>> clicking_reward('[{"point_2d": [50, 30]}]', gold, ctx)  # on the edge
+    1.0
+    >>> clicking_reward('[{"point_2d": [51, 30]}]', gold, ctx)
+    0.0
+    """
     if ctx.image_size is None:
         return 0.0
     parsed = json_items(pred)

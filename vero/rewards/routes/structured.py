@@ -33,7 +33,18 @@ def check_number_list_gold(answer: str) -> None:
 def number_list_reward(pred: str, answer: str, ctx: RouteContext) -> float:
     """1 for the gold's order; the same numbers in another order: 0.2 × fraction of positions right;
     else 0. The release also gives 0 to any prediction with a repeated number, so a gold with repeats
-    never scores; the `number_list_repeats` correction compares the numbers as a multiset instead."""
+    never scores; the `number_list_repeats` correction compares the numbers as a multiset instead.
+
+    R_acc = 1 if pred = gold; 0.2 · |{i: pred_i = gold_i}| / n if sorted(pred) = sorted(gold); else 0.
+
+    Source: `_number_list_reward` in vero-rl/vero_reward/math_verify_reward_type_boxed.py (release 8c81e37).
+
+    >>> from vero.rewards.routes.context import RouteContext
+    >>> number_list_reward("[3, 1, 2]", "3, 1, 2", RouteContext())
+    1.0
+    >>> number_list_reward("3, 2, 1", "3, 1, 2", RouteContext())  # one position of three right
+    0.06666666666666667
+    """
     gold = gold_numbers(answer)
     guess = tuple(int(x) for x in _INT_RE.findall(pred)) if len(pred) <= _MAX_CHARS else ()
     if not gold or not guess or len(guess) != len(gold):
@@ -113,7 +124,18 @@ def same_action_value(gold: object, pred: object, numbers: bool = False) -> bool
 
 
 def web_action_reward(pred: str, answer: str, ctx: RouteContext) -> float:
-    """Equal weight per graded gold field; keys case-insensitive."""
+    """R_acc = |{k ∈ F: pred[k] = gold[k]}| / |F|, F the gold's graded fields among ACTION, MARK
+    (unless −1) and VALUE (unless None); keys case-insensitive, JSON or a Python literal.
+
+    Source: `_web_action_reward` in vero-rl/vero_reward/math_verify_reward_type_boxed.py (release 8c81e37).
+
+    >>> from vero.rewards.routes.context import RouteContext
+    >>> gold = '{"ACTION": "CLICK", "MARK": 4, "VALUE": "None"}'
+    >>> web_action_reward('{"action": "CLICK", "mark": 4}', gold, RouteContext())
+    1.0
+    >>> web_action_reward('{"ACTION": "CLICK", "MARK": 5}', gold, RouteContext())
+    0.5
+    """
     fields = gold_action_fields(answer)
     guess = load_action(pred)
     if not fields or not guess:

@@ -30,7 +30,21 @@ def _equal(pred: str, gold: str, ctx: RouteContext) -> float:
 
 
 def string_match_reward(pred: str, answer: str, ctx: RouteContext) -> float:
-    """1 when prediction and ground truth are equal after the release's normalization (both non-empty)."""
+    """R_acc = 1[norm(pred) = norm(gold) ≠ ""]: equal after the release's normalization (NFKC, accents
+    stripped, quotes and dashes unified, thousands separators and a trailing ".0" dropped, articles
+    dropped, non-alphanumerics collapsed, case-folded). Also the route of counting and search.
+
+    Source: `_string_match_reward` in vero-rl/vero_reward/math_verify_reward_type_boxed.py and
+    vero-rl/vero_reward/string_match.py (release 8c81e37).
+
+    >>> from vero.rewards.routes.context import RouteContext
+    >>> string_match_reward("The Eiffel Tower", "eiffel tower", RouteContext())
+    1.0
+    >>> string_match_reward("1,000.0", "1000", RouteContext())
+    1.0
+    >>> string_match_reward("cat", "dog", RouteContext())
+    0.0
+    """
     return _equal(pred, answer, ctx)
 
 
@@ -51,7 +65,18 @@ def gold_letter(answer: str) -> str:
 
 
 def multiple_choice_reward(pred: str, answer: str, ctx: RouteContext) -> float:
-    """The gold letter vs the prediction, both normalized: "(B)" and "b" match "B", "B. cat" does not."""
+    """R_acc = 1[norm(pred) = norm(letter(gold))]: the gold letter (math-verify's A–Z extraction of the
+    gold) against the prediction, both normalized: "(B)" and "b" match "B", "B. cat" does not.
+
+    Source: `_multiple_choice_reward` in vero-rl/vero_reward/math_verify_reward_type_boxed.py
+    (release 8c81e37).
+
+    >>> from vero.rewards.routes.context import RouteContext
+    >>> multiple_choice_reward("(b)", "B", RouteContext())
+    1.0
+    >>> multiple_choice_reward("B. cat", "B", RouteContext())
+    0.0
+    """
     return _equal(pred, gold_letter(answer), ctx)
 
 
@@ -85,7 +110,17 @@ def check_list_gold(answer: str) -> None:
 
 
 def list_string_match_reward(pred: str, answer: str, ctx: RouteContext) -> float:
-    """1 when the normalized prediction equals any normalized synonym of the gold list."""
+    """R_acc = max over gold items g of 1[norm(pred) = norm(g)]: any synonym of the gold list counts.
+
+    Source: `_list_string_match_reward` in vero-rl/vero_reward/math_verify_reward_type_boxed.py
+    (release 8c81e37).
+
+    >>> from vero.rewards.routes.context import RouteContext
+    >>> list_string_match_reward("Sofa", "['couch', 'sofa']", RouteContext())
+    1.0
+    >>> list_string_match_reward("chair", "['couch', 'sofa']", RouteContext())
+    0.0
+    """
     p = normalize_release(pred, casefold=ctx.fix.casefold)
     if not p:
         return 0.0
