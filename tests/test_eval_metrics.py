@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vero.categories import CATEGORIES
-from vero.config import load_config
+from vero.config import ConfigError, load_config
 from vero.eval import metrics
 from vero.eval.aggregate import benchmark_summary, checkpoint_summary
 from vero.eval.comparison import build_comparison, comparison_rows
@@ -149,7 +149,10 @@ def test_comparison_deltas_paper_rows_and_ablations():
 
 
 def test_comparison_requires_base_and_known_paper_model():
-    cfg = load_config(REPO / "config" / "config.yaml", overrides={"eval": {"paper_model": "gpt9"}})
+    with pytest.raises(ConfigError, match=r"eval\.paper_model.*gpt9"):  # refused at load
+        load_config(REPO / "config" / "config.yaml", overrides={"eval": {"paper_model": "gpt9"}})
+    cfg = load_config(REPO / "config" / "config.yaml")  # and by the table, for an unvalidated one
+    cfg["eval"]["paper_model"] = "gpt9"
     with pytest.raises(ValueError, match="base"):
         comparison_rows({"mixed": _summary("mixed", 1.0)}, cfg)
     with pytest.raises(ValueError, match=r"eval\.paper_model"):

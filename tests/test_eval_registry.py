@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import io
 import json
 from collections import Counter
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from vero.categories import CATEGORIES
-from vero.config import load_config
+from vero.config import ConfigError, load_config
 from vero.eval.registry import (
     RegistryError,
     get_benchmark,
@@ -193,9 +194,10 @@ def test_suite_selection_and_local_overrides(tmp_path):
     )
     spec = get_benchmark(local, "chartqa")
     assert (spec.source_kind, spec.local_path) == ("local", "/d/c.jsonl")
-    bad = load_config(
-        REPO / "config" / "config.yaml", overrides={"eval": {"benchmarks": ["chartqa", "nope"]}}
-    )
+    with pytest.raises(ConfigError, match=r"eval\.benchmarks.*nope"):  # refused at load
+        load_config(REPO / "config" / "config.yaml", overrides={"eval": {"benchmarks": ["chartqa", "nope"]}})
+    bad = copy.deepcopy(paper)  # and by the registry itself, for a config that skipped validation
+    bad["eval"]["benchmarks"] = ["chartqa", "nope"]
     with pytest.raises(RegistryError, match=r"eval\.benchmarks"):
         suite_benchmarks(bad)
 

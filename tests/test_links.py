@@ -31,6 +31,8 @@ SKIP_PREFIXES = ("tests/data/",)
 SELF = "tests/test_links.py"
 # Tokens shaped like a path that are not one: the train-step benchmark prints "ratio vero/bare".
 NOT_PATHS = {"vero/bare"}
+# Paths that exist only in a built wheel (setup.py copies the package data there), never in a checkout.
+BUILD_OUTPUTS = ("vero/_data/",)
 # A path joined onto another base (`results / f"eval/…"`, `res("envs/…")` in the rules) is an output
 # under that base, not a file of the repository.
 _JOINED_RE = re.compile(r"(?:/\s*f?|\bres\(f?)[\"']$")
@@ -179,7 +181,9 @@ def references(root: Path, rel: str) -> list[tuple[int, str, str]]:
                     bad.append((lineno, target, "anchor missing"))
         for m in _PATH_RE.finditer(line):
             ref, anchor = m.group(1).rstrip("."), m.group(2)
-            if ref in released or ref in NOT_PATHS or _JOINED_RE.search(line[: m.start(1)]):
+            if ref in released or ref in NOT_PATHS or ref.startswith(BUILD_OUTPUTS):
+                continue
+            if _JOINED_RE.search(line[: m.start(1)]):
                 continue
             nxt = line[m.end(1) : m.end(1) + 1] if not anchor else ""
             if nxt in ("*", "{", "<", "…"):
