@@ -11,10 +11,8 @@ schedule exactly the jobs that read the changed setting (and what depends on the
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import random
 import re
 import resource
 import subprocess
@@ -22,12 +20,12 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import ClassVar
 
 import pytest
 import yaml
 
+from tests.fixtures.published_vero600k import build_published_sample
 from vero.categories import CATEGORIES
 from vero.config import REPO_ROOT, ConfigLoader, deep_merge, load_schema, read_yaml
 from vero.settings import config_key_of
@@ -40,108 +38,7 @@ SMOKE = REPO_ROOT / "tests" / "paper_smoke.yaml"
 
 # ---- the local dataset in the published layout ------------------------------------------------
 
-try:  # the data issue's builder of a published-layout sample (tests/fixtures/published_vero600k.py)
-    from tests.fixtures.published_vero600k import build_published_sample
-
-    SAMPLE_BUILDER = "tests/fixtures/published_vero600k.py"
-except ImportError:  # WAITING FOR THE DATA MERGE: a minimal stand-in on the same contract
-
-    def build_published_sample(out_dir, layout="hub") -> dict:
-        """A few rows per category in the Vero-600K hub layout (one config per source dataset,
-        Parquet shards written by `datasets`, an HF Image column, chat `prompt`, `ability`,
-        `reward_model`, `extra_info`); returns the `data.source` override pointing at it."""
-        import datasets
-        from PIL import Image, ImageDraw
-
-        if layout != "hub":
-            raise ValueError("the stand-in builds the hub layout only")
-        out = Path(out_dir).resolve()
-        rows_by_cat = {
-            "chart_ocr": ("numeric", lambda i: str(10 + i), "What value does bar {i} of the chart show?"),
-            "stem": ("numeric", lambda i: str(3 * i + 1), "Solve the equation drawn in figure {i}."),
-            "spatial_action": ("string_match", lambda i: "left", "Which side is shape {i} on?"),
-            "knowledge_recognition": ("string_match", lambda i: f"tower {i}", "Which landmark is photo {i}?"),
-            "grounding_counting_search": (
-                "counting",
-                lambda i: str(i % 5 + 1),
-                "How many squares in scene {i}?",
-            ),
-            "captioning_if": (
-                "llm_judge",
-                lambda i: f"A picture with {i} coloured blocks.",
-                "Describe image {i}.",
-            ),
-        }
-        features = datasets.Features(
-            {
-                "id": datasets.Value("string"),
-                "data_source": datasets.Value("string"),
-                "prompt": datasets.List(
-                    {"role": datasets.Value("string"), "content": datasets.Value("string")}
-                ),
-                "image": datasets.Image(),
-                "ability": datasets.Value("string"),
-                "reward_model": {"style": datasets.Value("string"), "ground_truth": datasets.Value("string")},
-                "extra_info": {
-                    "answer": datasets.Value("string"),
-                    "reward_type": datasets.Value("string"),
-                    "tolerance": datasets.Value("float64"),
-                    "index": datasets.Value("int64"),
-                    "question": datasets.Value("string"),
-                    "id": datasets.Value("string"),
-                },
-            }
-        )
-        lines = ["---", "configs:"]
-        for category, (reward_type, answer, question) in rows_by_cat.items():
-            for src in range(2):
-                name = f"{category}_source{src}"
-                rows = []
-                for i in range(src * 5, src * 5 + 5):
-                    rng = random.Random(f"{name}-{i}")
-                    im = Image.new("RGB", (512, 400), (250, 250, 245))
-                    draw = ImageDraw.Draw(im)
-                    for _ in range(i + 2):
-                        x, y = rng.randrange(480), rng.randrange(370)
-                        draw.rectangle(
-                            [x, y, x + 30, y + 30], fill=tuple(rng.randrange(200) for _ in range(3))
-                        )
-                    buf = io.BytesIO()
-                    im.save(buf, format="PNG")
-                    q = question.format(i=i)
-                    rows.append(
-                        {
-                            "id": f"{name}-{i}",
-                            "data_source": name,
-                            "prompt": [{"role": "user", "content": f"<image>\n{q}"}],
-                            "image": {"bytes": buf.getvalue(), "path": f"{name}-{i}.png"},
-                            "ability": category,
-                            "reward_model": {"style": "rule", "ground_truth": answer(i)},
-                            "extra_info": {
-                                "answer": answer(i),
-                                "reward_type": reward_type,
-                                "tolerance": 0.01 if reward_type == "numeric" else None,
-                                "index": i,
-                                "question": f"<image>\n{q}",
-                                "id": f"{name}-{i}",
-                            },
-                        }
-                    )
-                (out / name).mkdir(parents=True, exist_ok=True)
-                datasets.Dataset.from_list(rows, features=features).to_parquet(
-                    str(out / name / "train-00000-of-00001.parquet")
-                )
-                lines += [
-                    f"- config_name: {name}",
-                    "  data_files:",
-                    "  - split: train",
-                    f"    path: {name}/train-*.parquet",
-                ]
-        (out / "README.md").write_text("\n".join([*lines, "---", ""]))
-        return {"kind": "hub", "hub_id": str(out), "configs": []}
-
-    SAMPLE_BUILDER = "a stand-in in tests/test_paper_smoke.py (waiting for the data issue's fixture)"
-
+SAMPLE_BUILDER = "tests/fixtures/published_vero600k.py"
 
 # ---- the local OpenAI-compatible endpoint ---------------------------------------------------------
 
