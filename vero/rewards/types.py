@@ -46,7 +46,8 @@ class RewardTypeSpec:
 FAMILIES: tuple[str, ...] = ("text", "list", "numeric", "structured", "spatial", "instruction", "judge")
 ANSWER_FORMATS: tuple[str, ...] = ("boxed", "json", "text")
 
-# The one table of reward types, in the order of the architecture page (docs/recipe.md#4-reward lists the rules).
+# The one table of reward types, in the order of the architecture page
+# (docs/recipe.md#4-reward lists the rules).
 REWARD_TYPE_SPECS: dict[str, RewardTypeSpec] = {
     s.name: s
     for s in (
