@@ -324,14 +324,17 @@ def iter_file_records(
 
 def iter_source_records(data_cfg: Mapping[str, Any], *, progress: bool = False) -> Iterator[SampleRecord]:
     """Records of the training source described by the config section `data` (validated)."""
-    from vero.data.veromini import generate_veromini
+    from vero.data.veromini import DEFAULT_DIFFICULTY, generate_veromini
 
     source = data_cfg["source"]
     synth = data_cfg["synthetic"]
+    difficulty = synth.get("difficulty", DEFAULT_DIFFICULTY)
     kind = source["kind"]
     amap = source.get("ability_map") or {}
     if kind == "synthetic":
-        yield from generate_veromini(synth["train_per_category"], synth["seed"], "train", progress=progress)
+        yield from generate_veromini(
+            synth["train_per_category"], synth["seed"], "train", difficulty=difficulty, progress=progress
+        )
         return
     if kind == "hub":
         yield from iter_hub_records(
@@ -346,4 +349,6 @@ def iter_source_records(data_cfg: Mapping[str, Any], *, progress: bool = False) 
     else:
         raise SourceError(f"config key 'data.source.kind': unknown source kind {kind!r}")
     if synth.get("add_to_train"):
-        yield from generate_veromini(synth["train_per_category"], synth["seed"], "train", progress=progress)
+        yield from generate_veromini(
+            synth["train_per_category"], synth["seed"], "train", difficulty=difficulty, progress=progress
+        )
