@@ -125,7 +125,7 @@ def ablation_targets(ablation):
 # ---- data stage: paths and input functions of rules/data.smk ------------------------------------
 
 from vero.config import resolve_experiment
-from vero.models.families import tiny_model_dir
+from vero.models.families import resolve_base_model, tiny_model_dir, warm_model_dir
 
 DATA = {
     "raw": res("data/raw/{category}.parquet"),
@@ -136,8 +136,15 @@ DATA = {
     "filter_report_json": res("data/filter_report.json"),
     "filter_report_md": res("data/filter_report.md"),
     "mix": res("data/mix/{experiment}.parquet"),
+    "pretrain": res("data/pretrain/veromini.parquet"),
 }
 TINY_MODEL = tiny_model_dir(RESULTS, CFG["model"]["family"])
+WARM_MODEL = warm_model_dir(RESULTS, CFG["model"]["family"])
+# The model directory the workflow builds for every experiment to start from (model.base
+# "tiny": the tiny model, or its warm start); nothing for a hub id or a local path.
+BUILT_BASE_MODEL = (
+    [resolve_base_model(CFG, RESULTS)] if CFG["model"]["base"] == "tiny" else []
+)
 
 
 def heldout_files():
@@ -170,9 +177,7 @@ def data_targets():
         + [mix_file(e) for e in EXPERIMENTS]
         + heldout_files()
     )
-    if CFG["model"]["base"] == "tiny":
-        targets.append(TINY_MODEL)
-    return targets
+    return targets + BUILT_BASE_MODEL
 
 
 # ---- eval stage: paths and input functions of rules/eval.smk ------------------------------------
@@ -189,9 +194,7 @@ EVAL_RESOURCES = rule_resources("eval_benchmark")
 def eval_model_input(wildcards):
     """The base model dir when the workflow builds it; a run's final model (training finished)."""
     if wildcards.experiment == "base":
-        if CFG["model"]["base"] == "tiny":
-            return [tiny_model_dir(RESULTS, CFG["model"]["family"])]
-        return []
+        return BUILT_BASE_MODEL
     return [final_model(wildcards.experiment)]
 
 

@@ -8,8 +8,8 @@
 from vero.models.families import resolve_base_model
 
 BASE_MODEL = resolve_base_model(CFG, RESULTS)
-# the tiny model directory when the workflow builds it; nothing for a hub id or a local path
-BASE_MODEL_INPUT = [TINY_MODEL] if CFG["model"]["base"] == "tiny" else []
+# the tiny model (or its warm start) when the workflow builds it; nothing for a hub id or a path
+BASE_MODEL_INPUT = BUILT_BASE_MODEL
 
 
 rule train_experiment:

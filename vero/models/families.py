@@ -91,8 +91,14 @@ def tiny_model_dir(results_dir: str | Path, family: str) -> str:
     return f"{str(results_dir).rstrip('/')}/models/tiny-{family}"
 
 
+def warm_model_dir(results_dir: str | Path, family: str) -> str:
+    """Where the workflow writes the warm-started tiny VLM of `family` (rule warm_start)."""
+    return tiny_model_dir(results_dir, family) + "-warm"
+
+
 def resolve_base_model(cfg: Mapping, results_dir: str | Path) -> str:
-    """The hub id or directory every experiment starts from (`model.base`, "tiny" → built dir)."""
+    """The hub id or directory every experiment starts from (`model.base`; "tiny" → the built
+    tiny model, or its warm-started copy when `model.tiny.warm_start.steps` > 0)."""
     model_cfg = cfg.get("model") if isinstance(cfg, Mapping) else None
     if not isinstance(model_cfg, Mapping):
         raise ConfigError("config key 'model' is missing or not a mapping")
@@ -101,5 +107,9 @@ def resolve_base_model(cfg: Mapping, results_dir: str | Path) -> str:
             raise ConfigError(f"config key 'model.{key}' is missing")
     base, family = model_cfg["base"], model_cfg["family"]
     if base == "tiny":
+        from vero.models.warm_start import warm_start_enabled
+
+        if warm_start_enabled(cfg):
+            return warm_model_dir(results_dir, family)
         return tiny_model_dir(results_dir, family)
     return str(base)
