@@ -19,7 +19,7 @@ export MPLBACKEND ?= Agg
 # Jobs find the project's interpreter and console scripts first.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install demo test test-fast test-vllm lint format system-deps bench clean-demo
+.PHONY: install demo test test-fast test-vllm check-envs lint format system-deps bench clean-demo
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ test-vllm:
 	  echo "test-vllm: scripts/vllm_env.sh failed (status $$status); see $(VLLM_VENV)/install.log" >&2; \
 	  exit $$status; \
 	fi
+
+# Resolve every envs/*.yaml for Linux CUDA without installing it (vero.envcheck; needs the package
+# index, fails without it). tests/test_envs.py runs the same check inside `make test`.
+check-envs: $(STAMP)
+	$(PY) -m vero.envcheck
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -4,13 +4,15 @@
 #   snakemake --profile profiles/local --configfile config/demo.yaml all   # the CPU demo
 #
 # Named targets (README "Targets"): all, data, train, evaluation, analysis, report,
-# ablation_transfer, ablation_reward, ablation_algorithm, ablation_sft.
+# ablation_transfer, ablation_reward, ablation_algorithm, ablation_sft, reproduce_paper.
 
 
 include: "rules/common.smk"
+include: "rules/envs.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/eval.smk"
+include: "rules/reproduce.smk"
 include: "rules/analysis.smk"
 include: "rules/report.smk"
 
@@ -61,9 +63,9 @@ rule report:
 
 rule ablation_transfer:
     input:
-        ablation_targets("transfer"),
-        res("analysis/transfer.csv"),
-        res("analysis/transfer.png"),
+        ablation_targets(
+            "transfer", res("analysis/transfer.csv"), res("analysis/transfer.png")
+        ),
 
 
 rule ablation_reward:
@@ -73,8 +75,7 @@ rule ablation_reward:
 
 rule ablation_algorithm:
     input:
-        ablation_targets("algorithm"),
-        res("analysis/dynamics/algorithm_ablation.png"),
+        ablation_targets("algorithm", res("analysis/dynamics/algorithm_ablation.png")),
 
 
 rule ablation_sft:

@@ -101,7 +101,7 @@ def run_side(side: str, cfg_path: Path, mix: Path, model_dir: Path, out: Path) -
         from vero.models import coords_for, load_model_and_processor, model_load_kwargs
         from vero.rewards import make_trl_reward
         from vero.train.data import load_mix
-        from vero.train.trl_config import grpo_config_kwargs, max_completion_length
+        from vero.train.trl_config import VERO_ONLY_KEYS, grpo_config_kwargs, max_completion_length
 
         resolved = resolve_experiment(cfg, "mixed")
         set_seed(int(resolved["seed"]))
@@ -111,7 +111,8 @@ def run_side(side: str, cfg_path: Path, mix: Path, model_dir: Path, out: Path) -
         reward = make_trl_reward(
             resolved["reward"], coords=coords, max_completion_tokens=max_completion_length(resolved)
         )
-        args = GRPOConfig(**grpo_config_kwargs(resolved, str(out), num_processes=1, run_name="bare"))
+        kwargs = grpo_config_kwargs(resolved, str(out), num_processes=1, run_name="bare")
+        args = GRPOConfig(**{k: v for k, v in kwargs.items() if k not in VERO_ONLY_KEYS})
         trainer = GRPOTrainer(
             model=model,
             reward_funcs=[reward],

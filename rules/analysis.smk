@@ -19,16 +19,17 @@ rule analysis_reasoning_length:
     resources:
         **rule_resources("analysis_reasoning_length"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("analysis_reasoning_length"),
         traces=_pairs("--trace", {e: eval_outputs(e) for e in LENGTH_EXPERIMENTS}),
     shell:
-        "python workflow_scripts/analysis_reasoning_length.py --config-json {params.cfg}"
+        "python workflow_scripts/analysis_reasoning_length.py --config-json {params.settings}"
         " {params.traces} --out-csv {output.csv} --out-png {output.png} > {log} 2>&1"
 
 
 rule analysis_skills:
     input:
         traces=lambda wc: eval_outputs(wc.experiment),
+        vllm_env=vllm_server_env_input("skills"),
     output:
         jsonl=res("analysis/skills/{experiment}.jsonl"),
     log:
@@ -40,19 +41,18 @@ rule analysis_skills:
     resources:
         **rule_resources("analysis_skills"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("analysis_skills"),
+        vllm_python=vllm_python_prefix,
         cache=res("analysis/skills_cache"),
     shell:
-        "python workflow_scripts/analysis_skills.py --config-json {params.cfg}"
+        "{params.vllm_python}python workflow_scripts/analysis_skills.py --config-json {params.settings}"
         " --experiment {wildcards.experiment} --traces {input.traces}"
         " --cache-dir {params.cache} --out {output.jsonl} > {log} 2>&1"
 
 
 rule analysis_probe:
     input:
-        skills=expand(
-            res("analysis/skills/{experiment}.jsonl"), experiment=SKILL_EXPERIMENTS
-        ),
+        skills=skill_files,
     output:
         json=ANALYSIS_OUT["probe_json"],
         png=ANALYSIS_OUT["probe_png"],
@@ -66,17 +66,15 @@ rule analysis_probe:
     resources:
         **rule_resources("analysis_probe"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("analysis_probe"),
     shell:
-        "python workflow_scripts/analysis_probe.py --config-json {params.cfg} --skills {input.skills}"
+        "python workflow_scripts/analysis_probe.py --config-json {params.settings} --skills {input.skills}"
         " --out-json {output.json} --out-png {output.png} --out-csv {output.csv} > {log} 2>&1"
 
 
 rule analysis_umap:
     input:
-        skills=expand(
-            res("analysis/skills/{experiment}.jsonl"), experiment=SKILL_EXPERIMENTS
-        ),
+        skills=skill_files,
     output:
         png=ANALYSIS_OUT["umap_png"],
         html=ANALYSIS_OUT["umap_html"],
@@ -91,9 +89,9 @@ rule analysis_umap:
     resources:
         **rule_resources("analysis_umap"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("analysis_umap"),
     shell:
-        "python workflow_scripts/analysis_umap.py --config-json {params.cfg} --skills {input.skills}"
+        "python workflow_scripts/analysis_umap.py --config-json {params.settings} --skills {input.skills}"
         " --out-png {output.png} --out-html {output.html} --out-points {output.points}"
         " --out-json {output.json} > {log} 2>&1"
 
@@ -112,12 +110,12 @@ rule analysis_transfer:
     resources:
         **rule_resources("analysis_transfer"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("analysis_transfer"),
         summaries=" ".join(
             f"--summary {e}={eval_summary(e, ANALYSIS_CKPT)}" for _, e in TRANSFER_ROWS
         ),
     shell:
-        "python workflow_scripts/analysis_transfer.py --config-json {params.cfg}"
+        "python workflow_scripts/analysis_transfer.py --config-json {params.settings}"
         " --base-summary {input.base} {params.summaries}"
         " --out-csv {output.csv} --out-png {output.png} > {log} 2>&1"
 
@@ -135,13 +133,13 @@ rule analysis_dynamics:
     resources:
         **rule_resources("analysis_dynamics"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("analysis_dynamics"),
         out_dir=lambda wildcards, output: os.path.dirname(output.csv),
         logs=" ".join(
             f"--log {e}={res(f'runs/{e}/train_log.jsonl')}" for e in EXPERIMENTS
         ),
     shell:
-        "python workflow_scripts/analysis_dynamics.py --config-json {params.cfg} {params.logs}"
+        "python workflow_scripts/analysis_dynamics.py --config-json {params.settings} {params.logs}"
         " --out-dir {params.out_dir} --out-csv {output.csv} > {log} 2>&1"
 
 
@@ -157,12 +155,12 @@ rule analysis_dynamics_algorithm:
     resources:
         **rule_resources("analysis_dynamics"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("analysis_dynamics_algorithm"),
         logs=" ".join(
             f"--log {e}={res(f'runs/{e}/train_log.jsonl')}" for e in ALGORITHM_RUNS
         ),
     shell:
-        "python workflow_scripts/analysis_dynamics.py --config-json {params.cfg} {params.logs}"
+        "python workflow_scripts/analysis_dynamics.py --config-json {params.settings} {params.logs}"
         " --out-overlay {output.overlay} > {log} 2>&1"
 
 
@@ -195,9 +193,9 @@ rule analysis_summary:
     resources:
         **rule_resources("analysis_summary"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("analysis_summary"),
     shell:
-        "python workflow_scripts/analysis_summary.py --config-json {params.cfg} --out {output.json}"
+        "python workflow_scripts/analysis_summary.py --config-json {params.settings} --out {output.json}"
         " --length-csv {input.length_csv} --probe-json {input.probe_json}"
         " --probe-csv {input.probe_csv} --umap-json {input.umap_json}"
         " --umap-html {input.umap_html} --transfer-csv {input.transfer_csv}"

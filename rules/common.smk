@@ -1,7 +1,6 @@
 # Shared by every rules file: config loading and validation, path helpers, resources, targets.
 # Logic lives in vero/ (vero.config, vero.workflow); this file only wires it into Snakemake.
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -9,14 +8,23 @@ from pathlib import Path
 sys.path.insert(0, workflow.basedir)
 
 from vero.categories import CATEGORIES
-from vero.config import ConfigError, deep_merge, load_config, validate_config
+from vero.config import ConfigError, load_workflow_config
+from vero.settings import (
+    CONFIG_SNAPSHOT_ENV,
+    RUN_SETTINGS_ENV,
+    content_file,
+    load_config_snapshot,
+    job_settings_file,
+    resolved_view,
+    run_settings_file,
+    traced,
+)
 from vero.workflow import (
-    ABLATION_GROUPS,
     experiments_in_ablation,
+    job_settings_patterns,
     put_interpreter_first_on_path,
     resources_for,
     secret_env_vars,
-    write_if_changed,
 )
 
 DEFAULT_CONFIGFILE = os.path.join(workflow.basedir, "config", "config.yaml")
@@ -24,36 +32,74 @@ DEFAULT_CONFIGFILE = os.path.join(workflow.basedir, "config", "config.yaml")
 
 def _load_validated_config():
     """--configfile replaces config/config.yaml (no silent merge of paper-scale keys into the demo);
-    --config KEY=VALUE overrides apply on top either way."""
-    overrides = dict(workflow.config_settings.overwrite_config or {})
-    if workflow.overwrite_configfiles:
-        return validate_config(
-            overrides, source=", ".join(map(str, workflow.overwrite_configfiles))
-        )
-    return load_config(DEFAULT_CONFIGFILE, overrides=overrides)
+    --config KEY=VALUE values are coerced to the schema's types and merged on top either way
+    (README "Overriding settings")."""
+    configfiles = list(workflow.overwrite_configfiles or []) or [DEFAULT_CONFIGFILE]
+    return load_workflow_config(
+        configfiles, dict(workflow.config_settings.config or {})
+    )
 
 
+# A job submitted to a cluster (SLURM) runs Snakemake again inside the job (`--mode remote`) to
+# plan itself. It loads the config snapshot the submitting invocation validated (its path comes
+# through the environment, which sbatch exports) instead of the config files, so an edit of
+# config/config.yaml while the study runs changes nothing a submitted job reads.
 try:
-    CFG = _load_validated_config()
+    if workflow.remote_exec and os.environ.get(CONFIG_SNAPSHOT_ENV):
+        CFG_RAW = load_config_snapshot(os.environ[CONFIG_SNAPSHOT_ENV])
+    else:
+        CFG_RAW = _load_validated_config()
 except ConfigError as err:
     raise WorkflowError(str(err))
 config.clear()
-config.update(CFG)
+config.update(CFG_RAW)
 
-RESULTS = CFG["results_dir"].rstrip("/")
-EXPERIMENTS = list(CFG["experiments"])
+RESULTS = CFG_RAW["results_dir"].rstrip("/")
+# The invocation's whole validated config (rules of this workflow read their own settings, below;
+# CONFIG_JSON is for rules added around it that want the whole config).
+CONFIG_JSON = os.path.abspath(content_file(f"{RESULTS}/settings/config", CFG_RAW))
+os.environ[CONFIG_SNAPSHOT_ENV] = CONFIG_JSON
+EXPERIMENTS = list(CFG_RAW["experiments"])
 # Jobs run `python` from the environment Snakemake runs in: its bin directory goes first on PATH,
 # which local jobs inherit and sbatch passes on (--export=ALL). Under `--sdm conda` the rule's
 # activated env comes first instead.
 put_interpreter_first_on_path(sys.executable)
-CONFIG_JSON = f"{RESULTS}/resolved_config.json"
-CONFIG_ARGS = f"--config-json {CONFIG_JSON}"
-write_if_changed(CONFIG_JSON, json.dumps(CFG, indent=2, sort_keys=True) + "\n")
+
+# What each job reads (vero.settings): its rule's settings, cut from the resolved view of the
+# config and written once to a file named by their content. The rule's `settings` param is that
+# path, so the params rerun trigger fires exactly when one of them changes, and no other
+# invocation (a dry run, one the lock refuses, another results_dir) can change what a planned job
+# reads. W&B settings travel apart (VERO_RUN_SETTINGS) and never rerun a job.
+SETTINGS_DIR = f"{RESULTS}/settings"
+CFG_VIEW = resolved_view(CFG_RAW)
+os.environ[RUN_SETTINGS_ENV] = os.path.abspath(
+    run_settings_file(CFG_RAW, settings_dir=SETTINGS_DIR)
+)
+# The planning reads of this file go through a traced view (the smoke test reports them).
+CFG = traced(CFG_VIEW, rule="<planning>", resolved=True)
+_SETTINGS_FILES = {}
+
+
+def job_settings(rule_name):
+    """The `settings` param of a rule: a function of the job's wildcards giving its file."""
+    patterns = job_settings_patterns(rule_name)
+
+    def settings_file(wildcards):
+        wc = dict(wildcards.items())
+        key = (rule_name, tuple(sorted(wc.items())))
+        if key not in _SETTINGS_FILES:
+            _SETTINGS_FILES[key] = job_settings_file(
+                CFG_VIEW, rule_name, patterns, wc, settings_dir=SETTINGS_DIR
+            )
+        return _SETTINGS_FILES[key]
+
+    return settings_file
+
 
 # Secrets reach jobs only through the environment: the names come from the config, the values
 # never enter params, config files or command lines. Only variables that are set are declared,
 # so a demo without keys still runs.
-SECRET_ENV_VARS = secret_env_vars(CFG)
+SECRET_ENV_VARS = secret_env_vars(CFG_RAW)
 
 
 envvars:
@@ -112,14 +158,24 @@ def eval_targets(experiments=None):
     ]
 
 
-def ablation_targets(ablation):
-    exps = experiments_in_ablation(CFG, ablation)
-    if not exps:
-        raise WorkflowError(
-            f"target ablation_{ablation}: no experiment in config has ablation: "
-            f"{' or '.join(ABLATION_GROUPS[ablation])}"
-        )
-    return train_targets(exps) + eval_targets(exps)
+def ablation_targets(ablation, *extra):
+    """Input function of target ablation_<name>: its experiments' final models and evaluations
+    (+ `extra` files). Evaluated only when the target is asked for: a config without such
+    experiments plans every other target, and asking for this one says why it cannot build.
+    """
+
+    def targets(wildcards):
+        exps = experiments_in_ablation(CFG, ablation)
+        if not any(
+            CFG["experiments"][e].get("ablation", "main") == ablation for e in exps
+        ):
+            raise WorkflowError(
+                f"target ablation_{ablation}: no experiment in the config has ablation: {ablation} "
+                f"(experiments: {EXPERIMENTS}); add one under `experiments:` to build this target"
+            )
+        return train_targets(exps) + eval_targets(exps) + list(extra)
+
+    return targets
 
 
 # ---- data stage: paths and input functions of rules/data.smk ------------------------------------
@@ -162,9 +218,22 @@ def mix_inputs(wildcards):
 
 
 def source_files():
-    """Files read by data_raw (kind `files` only; hub and VeroMini sources are not files)."""
+    """Files read by data_raw: kind `files` its paths; kind `hub` with a local directory every
+    file of that directory (so editing the local dataset reruns ingestion); nothing for a hub id
+    or VeroMini (a hub dataset is pinned by its revision, VeroMini by data.synthetic).
+    """
     source = CFG["data"]["source"]
-    return list(source["paths"]) if source["kind"] == "files" else []
+    if source["kind"] == "files":
+        return list(source["paths"])
+    if source["kind"] == "hub" and os.path.isdir(source["hub_id"]):
+        root = Path(source["hub_id"])
+        return sorted(
+            str(p)
+            for p in root.rglob("*")
+            if p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        )
+    return []
 
 
 def data_targets():
@@ -183,7 +252,12 @@ def data_targets():
 # ---- eval stage: paths and input functions of rules/eval.smk ------------------------------------
 
 from vero.eval.evaluate import eval_job_gpus
-from vero.eval.registry import get_benchmark, suite_benchmarks
+from vero.eval.registry import (
+    get_benchmark,
+    paper_reference,
+    registry_path,
+    suite_benchmarks,
+)
 from vero.eval.sweep import sweep_checkpoints
 from vero.models import tiny_model_dir
 
@@ -209,6 +283,16 @@ def eval_data_input(wildcards):
     return [spec.local_path] if spec.local_path else []
 
 
+def eval_registry_entry(wildcards):
+    """The registry entry an eval_benchmark job evaluates, as a param (the rerun trigger)."""
+    return repr(get_benchmark(CFG, wildcards.benchmark))
+
+
+def eval_paper_reference(wildcards):
+    """The paper's reference numbers the comparison table shows, as a param (the rerun trigger)."""
+    return repr(paper_reference(registry_path(CFG)))
+
+
 def eval_benchmark_outputs(wildcards):
     # (`checkpoint` and `benchmark` are Snakemake keywords, so no keyword arguments named so here)
     run_dir = res(f"eval/{wildcards.experiment}/{wildcards['checkpoint']}")
@@ -232,17 +316,43 @@ def named_args(flag, named):
 
 # ---- analysis stage: paths and input functions of rules/analysis.smk --------------------------------
 
-from vero.analysis.stages import analysis_experiments, check_analysis_config
+from vero.analysis.stages import analysis_experiments
 from vero.analysis.dynamics import algorithm_runs
 from vero.analysis.transfer import transfer_rows
 from vero.eval.registry import suite_benchmarks
 
-check_analysis_config(CFG)
+
+def _analysis_list(which):
+    """The experiments an analysis list names. A list the user wrote was checked at load; one left
+    at its schema default may name an experiment this config lacks (e.g. [mixed]): then the
+    analyses reading it cannot build, and say so when they are asked for (not at parse, so the
+    other targets still plan)."""
+    try:
+        return analysis_experiments(CFG, which), None
+    except ConfigError as err:
+        return (
+            [],
+            f"{err} (the default of analysis.{which}.experiments; set it in the config)",
+        )
+
 
 ANALYSIS = CFG["analysis"]
 ANALYSIS_CKPT = ANALYSIS["checkpoint"]
-LENGTH_EXPERIMENTS = analysis_experiments(CFG, "reasoning_length")
-SKILL_EXPERIMENTS = analysis_experiments(CFG, "skills")
+LENGTH_EXPERIMENTS = analysis_experiments(
+    CFG, "reasoning_length"
+)  # default "all": never unknown
+SKILL_EXPERIMENTS, SKILLS_PROBLEM = _analysis_list("skills")
+
+
+def skill_files(wildcards):
+    """The skill files the probe and the UMAP pool (analysis.skills.experiments)."""
+    if SKILLS_PROBLEM:
+        raise WorkflowError(f"the skills analyses cannot build: {SKILLS_PROBLEM}")
+    return expand(
+        res("analysis/skills/{experiment}.jsonl"), experiment=SKILL_EXPERIMENTS
+    )
+
+
 TRANSFER_ROWS = transfer_rows(CFG)
 ALGORITHM_RUNS = algorithm_runs(CFG)
 

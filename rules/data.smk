@@ -20,10 +20,10 @@ rule data_raw:
     resources:
         **rule_resources("data_raw"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("data_raw"),
         out_dir=lambda wildcards, output: os.path.dirname(output.parquet[0]),
     shell:
-        "python workflow_scripts/data_raw.py --config-json {params.cfg}"
+        "python workflow_scripts/data_raw.py --config-json {params.settings}"
         " --out-dir {params.out_dir} --report {output.report} > {log} 2>&1"
 
 
@@ -39,10 +39,10 @@ rule data_heldout:
     resources:
         **rule_resources("data_heldout"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("data_heldout"),
         out_dir=lambda wildcards, output: os.path.dirname(output.parquet[0]),
     shell:
-        "python workflow_scripts/data_heldout.py --config-json {params.cfg}"
+        "python workflow_scripts/data_heldout.py --config-json {params.settings}"
         " --out-dir {params.out_dir} > {log} 2>&1"
 
 
@@ -63,14 +63,16 @@ rule data_filter:
     resources:
         **rule_resources("data_filter"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("data_filter"),
     shell:
-        "python workflow_scripts/data_filter.py --config-json {params.cfg} --category {wildcards.category}"
+        "python workflow_scripts/data_filter.py --config-json {params.settings} --category {wildcards.category}"
         " --input {input.raw} --out {output.parquet} --report {output.report}"
         " --eval-sets {input.heldout} {input.eval_sets} > {log} 2>&1"
 
 
-# Fails, printing the kept/dropped table, when data.filter.max_drop_fraction is exceeded.
+# Accounts for every row read (ingestion and filter drops, per category and per source); fails,
+# printing the table, when a category an experiment uses is empty or data.filter.max_drop_fraction
+# is exceeded.
 rule data_filter_report:
     input:
         reports=expand(DATA["filter_category_report"], category=CATEGORIES),
@@ -85,17 +87,24 @@ rule data_filter_report:
     resources:
         **rule_resources("data_filter_report"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("data_filter_report"),
     shell:
-        "python workflow_scripts/data_filter_report.py --config-json {params.cfg}"
+        "python workflow_scripts/data_filter_report.py --config-json {params.settings}"
         " --reports {input.reports} --ingest-report {input.ingest}"
         " --out-json {output.json} --out-md {output.md} 2>&1 | tee {log}"
 
 
+# The training prompt file (data.prompt.system: file) is an input: editing it reruns the mixes and
+# so the training that reads them.
 rule data_mix:
     input:
         filtered=mix_inputs,
         report=DATA["filter_report_json"],
+        prompt=(
+            [CFG["data"]["prompt"]["file"]]
+            if CFG["data"]["prompt"]["system"] == "file"
+            else []
+        ),
     output:
         parquet=DATA["mix"],
     log:
@@ -107,10 +116,10 @@ rule data_mix:
     resources:
         **rule_resources("data_mix"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("data_mix"),
         filtered_dir=res("data/filtered"),
     shell:
-        "python workflow_scripts/data_mix.py --config-json {params.cfg} --experiment {wildcards.experiment}"
+        "python workflow_scripts/data_mix.py --config-json {params.settings} --experiment {wildcards.experiment}"
         " --filtered-dir {params.filtered_dir} --out {output.parquet} > {log} 2>&1"
 
 
@@ -126,9 +135,9 @@ rule build_tiny_model:
     resources:
         **rule_resources("build_tiny_model"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("build_tiny_model"),
     shell:
-        "python workflow_scripts/build_tiny_model.py --config-json {params.cfg} --out {output} > {log} 2>&1"
+        "python workflow_scripts/build_tiny_model.py --config-json {params.settings} --out {output} > {log} 2>&1"
 
 
 # The demo's warm start (model.tiny.warm_start, vero.models.warm_start): VeroMini's pretrain
@@ -146,9 +155,9 @@ rule data_pretrain:
     resources:
         **rule_resources("data_pretrain"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("data_pretrain"),
     shell:
-        "python workflow_scripts/data_pretrain.py --config-json {params.cfg} --out {output.parquet} > {log} 2>&1"
+        "python workflow_scripts/data_pretrain.py --config-json {params.settings} --out {output.parquet} > {log} 2>&1"
 
 
 rule warm_start:
@@ -166,7 +175,7 @@ rule warm_start:
     resources:
         **rule_resources("warm_start"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("warm_start"),
     shell:
-        "python workflow_scripts/warm_start.py --config-json {params.cfg} --base {input.base}"
+        "python workflow_scripts/warm_start.py --config-json {params.settings} --base {input.base}"
         " --data {input.data} --out {output} > {log} 2>&1"

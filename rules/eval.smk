@@ -10,6 +10,7 @@ rule eval_benchmark:
     input:
         model=eval_model_input,
         data=eval_data_input,
+        vllm_env=vllm_server_env_input("eval"),
     output:
         jsonl=res("eval/{experiment}/{checkpoint}/{benchmark}.jsonl"),
         summary=res("eval/{experiment}/{checkpoint}/{benchmark}.json"),
@@ -25,9 +26,12 @@ rule eval_benchmark:
         **{k: v for k, v in EVAL_RESOURCES.items() if k != "gpu"},
         gpu=eval_gpus,
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("eval_benchmark"),
+        vllm_python=vllm_python_prefix,
+        # the benchmark's registry entry: editing it reruns that benchmark's jobs only
+        registry_entry=eval_registry_entry,
     shell:
-        "python workflow_scripts/eval_benchmark.py --config-json {params.cfg}"
+        "{params.vllm_python}python workflow_scripts/eval_benchmark.py --config-json {params.settings}"
         " --experiment {wildcards.experiment} --checkpoint {wildcards.checkpoint}"
         " --benchmark {wildcards.benchmark}"
         " --out-jsonl {output.jsonl} --out-summary {output.summary} > {log} 2>&1"
@@ -45,9 +49,9 @@ rule eval_summary:
     resources:
         **rule_resources("eval_summary"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("eval_summary"),
     shell:
-        "python workflow_scripts/eval_summary.py --config-json {params.cfg}"
+        "python workflow_scripts/eval_summary.py --config-json {params.settings}"
         " --experiment {wildcards.experiment} --checkpoint {wildcards.checkpoint}"
         " --benchmarks {input.benchmarks} --out {output.summary} > {log} 2>&1"
 
@@ -65,12 +69,13 @@ rule eval_comparison:
     resources:
         **rule_resources("eval_comparison"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("eval_comparison"),
+        paper_reference=eval_paper_reference,
         summaries=lambda wildcards: named_args(
             "--summary", eval_comparison_summaries(wildcards)
         ),
     shell:
-        "python workflow_scripts/eval_comparison.py --config-json {params.cfg} {params.summaries}"
+        "python workflow_scripts/eval_comparison.py --config-json {params.settings} {params.summaries}"
         " --out-md {output.md} --out-csv {output.csv} > {log} 2>&1"
 
 
@@ -87,12 +92,12 @@ rule eval_sweep:
     resources:
         **rule_resources("eval_sweep"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("eval_sweep"),
         summaries=lambda wildcards: named_args(
             "--summary", eval_sweep_summaries(wildcards)
         ),
     shell:
-        "python workflow_scripts/eval_sweep.py --config-json {params.cfg} --experiment {wildcards.experiment}"
+        "python workflow_scripts/eval_sweep.py --config-json {params.settings} --experiment {wildcards.experiment}"
         " {params.summaries} --out-csv {output.csv} --out-json {output.json} > {log} 2>&1"
 
 

@@ -28,9 +28,9 @@ rule build_report:
     resources:
         **rule_resources("build_report"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("build_report"),
     shell:
-        "python workflow_scripts/build_report.py --config-json {params.cfg} --out {output.html}"
+        "python workflow_scripts/build_report.py --config-json {params.settings} --out {output.html}"
         " --comparison-csv {input.comparison_csv} --comparison-md {input.comparison_md}"
         " --transfer-png {input.transfer_png} --transfer-csv {input.transfer_csv}"
         " --length-png {input.length_png} --length-csv {input.length_csv}"

@@ -3,7 +3,8 @@
 # workflow_scripts/train.py builds the job's command from train.launcher (plain python on CPU,
 # accelerate on GPUs, srun + accelerate across nodes; vero.train.launch documents each) and
 # prints it to the log. A rerun (e.g. after SLURM preemption and requeue) resumes from the newest
-# runs/{experiment}/checkpoint-*; the final model is the rule's output.
+# complete runs/{experiment}/checkpoint-*; the final model is the rule's output. A stop signal
+# (README, "Preemption") makes the job save a checkpoint and exit 143.
 
 from vero.models.families import resolve_base_model
 
@@ -16,6 +17,7 @@ rule train_experiment:
     input:
         mix=DATA["mix"],
         base=BASE_MODEL_INPUT,
+        vllm_env=vllm_server_env_input("train"),
     output:
         final=directory(res("runs/{experiment}/final")),
         train_log=res("runs/{experiment}/train_log.jsonl"),
@@ -28,10 +30,14 @@ rule train_experiment:
     resources:
         **rule_resources("train_experiment"),
     params:
-        cfg=CONFIG_JSON,
+        settings=job_settings("train_experiment"),
+        vllm_python=vllm_python_prefix,
         base=lambda wildcards, input: input.base[0] if input.base else BASE_MODEL,
         run_dir=lambda wildcards: res(f"runs/{wildcards.experiment}"),
+    # exec: the trainer is the job's process (a shell in between would die of a stop signal
+    # and let Snakemake take the job for ended while it saves); fd 3 is Snakemake's stderr, where
+    # the final error line goes besides the log (workflow_scripts/train.py --error-fd)
     shell:
-        "python workflow_scripts/train.py --config-json {params.cfg}"
+        "{params.vllm_python}exec python workflow_scripts/train.py --config-json {params.settings}"
         " --experiment {wildcards.experiment} --mix {input.mix} --base-model {params.base}"
-        " --output-dir {params.run_dir} > {log} 2>&1"
+        " --output-dir {params.run_dir} --error-fd 3 3>&2 > {log} 2>&1"

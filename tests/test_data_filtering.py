@@ -64,12 +64,49 @@ def test_single_row_reasons(change, code):
 
 
 def test_source_rules_use_the_whole_file_statistics():
-    settings = F.FilterSettings(min_source_rows=3, min_source_mean_pixels=5000, min_image_pixels=1)
-    stats = {"small": (2, 9999.0), "blurry": (10, 4000.0), "fine": (10, 6000.0)}
+    settings = F.FilterSettings(
+        min_source_rows=3, min_source_mean_pixels=5000, min_image_pixels=1, drop_binary_only_sources=True
+    )
+    stats = {
+        "small": F.SourceStats(2, 9999.0, False),
+        "blurry": F.SourceStats(10, 4000.0, False),
+        "yesno": F.SourceStats(10, 9999.0, True),
+        "fine": F.SourceStats(10, 6000.0, False),
+    }
     check = F.RowChecker(settings, category="stem", source_stats=stats).check
     assert check(row(data_source="small"))[0] == F.SOURCE_TOO_SMALL
     assert check(row(data_source="blurry"))[0] == F.SOURCE_LOW_RESOLUTION
+    assert check(row(data_source="yesno"))[0] == F.SOURCE_BINARY_ONLY
     assert check(row(data_source="fine")) is None
+    # curated rows (the published set) are not screened by the dataset-level heuristics
+    for i, name in enumerate(("small", "blurry", "yesno")):
+        assert check(row(50 + i, data_source=name, curated=True)) is None
+
+
+def test_source_statistics_and_the_curated_flag_through_a_file(tmp_path):
+    rows = [row(i, data_source="tiny", images=[png(264, 102)], image_size=[264, 102]) for i in range(3)]
+    rows += [
+        row(10 + i, data_source="yesno", answer="yes", reward_type="string_match", images=[png(200, 200)])
+        for i in range(2)
+    ]
+    for r in rows:
+        r["image_size"] = list(S.image_dimensions(r["images"][0]))
+    rows += [dict(r, id=r["id"] + "-c", curated=True, question=r["question"] + " (copy)") for r in rows]
+    write_records(tmp_path / "raw.parquet", rows)
+    stats = F.source_statistics(tmp_path / "raw.parquet")
+    assert stats["tiny"] == F.SourceStats(6, 264 * 102, False) and stats["yesno"].binary_only
+    # 264 x 102 px (a published mmk12 row) is under 30K px: only the copies marked curated stay
+    settings = F.FilterSettings(
+        min_source_mean_pixels=30_000, min_image_pixels=1, drop_binary_only_sources=True
+    )
+    report = F.filter_file(tmp_path / "raw.parquet", tmp_path / "out.parquet", settings, category="stem")
+    assert report["kept"] == 5 and report["dropped"] == {F.SOURCE_LOW_RESOLUTION: 3, F.SOURCE_BINARY_ONLY: 2}
+    assert report["by_source"]["tiny"] == {
+        "input_rows": 6,
+        "kept": 3,
+        "dropped": {F.SOURCE_LOW_RESOLUTION: 3},
+        "curated": True,
+    }
 
 
 def test_duplicates_need_same_images_and_normalized_question():
@@ -146,36 +183,104 @@ def test_question_scorer_sees_only_surviving_rows_and_its_verdicts_count(tmp_pat
     assert report["dropped"] == {S.NO_IMAGE: 1, F.QUESTION_FILTER_REJECTED: 1}
 
 
-def _report(category, n, dropped):
+def _report(category, n, dropped, source="src"):
+    kept = n - sum(dropped.values())
     return {
         "category": category,
         "input_rows": n,
-        "kept": n - sum(dropped.values()),
+        "kept": kept,
         "dropped_total": sum(dropped.values()),
         "drop_fraction": sum(dropped.values()) / n,
         "dropped": dropped,
-        "examples": {},
+        "examples": {r: [f"x: {r} detail"] for r in dropped},
+        "by_source": {source: {"input_rows": n, "kept": kept, "dropped": dropped, "curated": False}},
     }
+
+
+def _ingest(by_category, unattributed=None):
+    """An ingest report: {category: (read, {reason: n})}; what was not dropped was written."""
+    out = {"rows_read": 0, "dropped": {}, "by_category": {}, "by_source": {}, "examples": {}}
+    for cat, (read, dropped) in by_category.items():
+        written = read - sum(dropped.values())
+        out["by_category"][cat] = {"read": read, "written": written, "dropped": dropped}
+        out["by_source"][f"{cat}-src"] = {
+            "read": read,
+            "written": written,
+            "dropped": dropped,
+            "categories": {cat: read},
+        }
+        out["rows_read"] += read
+        for r, n in dropped.items():
+            out["dropped"][r] = out["dropped"].get(r, 0) + n
+    if unattributed:
+        out["unattributed"] = {"read": sum(unattributed.values()), "dropped": unattributed}
+        out["rows_read"] += sum(unattributed.values())
+        for r, n in unattributed.items():
+            out["dropped"][r] = out["dropped"].get(r, 0) + n
+    return out
 
 
 def test_aggregate_table_and_drop_limit():
     reports = {
-        "chart_ocr": _report("chart_ocr", 10, {"duplicate": 1}),
-        "stem": _report("stem", 10, {"no_image": 6}),
+        "chart_ocr": _report("chart_ocr", 10, {"duplicate": 1}, "chart-src"),
+        "stem": _report("stem", 10, {"no_image": 6}, "stem-src"),
     }
-    agg = F.aggregate_reports(reports, max_drop_fraction=0.5, ingest={"dropped": {"unknown_category": 2}})
+    agg = F.aggregate_reports(reports, max_drop_fraction=0.5)
     assert agg["over_limit"] == ["stem"] and not agg["passed"]
     assert agg["total"]["kept"] == 13 and agg["total"]["dropped"] == {"no_image": 6, "duplicate": 1}
     table = F.report_table(agg)
-    assert "| category | input | kept | dropped % | no_image | duplicate |" in table
-    assert "| stem **over limit** | 10 | 4 | 60.0 | 6 | 0 |" in table
-    assert "| total | 20 | 13 | 35.0 | 6 | 1 |" in table
+    assert "| category | read | no_image | duplicate | kept | lost % |" in table
+    assert "| stem **over limit** | 10 | 6 | 0 | 4 | 60.0 |" in table
+    assert "| total | 20 | 6 | 1 | 13 | 35.0 |" in table
     md = F.report_markdown(agg)
-    assert "unknown_category: 2" in md and "FAILED" in md
+    assert "| stem-src | stem | no | 10 | 6 | 0 | 4 | 60.0 |" in md and "FAILED" in md
     with pytest.raises(F.FilterDropError, match="max_drop_fraction") as err:
         F.check_drop_limit(agg)
     assert table in str(err.value)
     F.check_drop_limit(F.aggregate_reports(reports, max_drop_fraction=0.6))
+
+
+def test_ingestion_losses_count_against_the_limit_and_every_row_is_accounted_for():
+    ingest = _ingest(
+        {"chart_ocr": (14, {"duplicate_id_conflict": 4}), "stem": (12, {"over_max_per_category": 2})},
+        unattributed={"json_invalid": 3},
+    )
+    reports = {"chart_ocr": _report("chart_ocr", 10, {"duplicate": 1}), "stem": _report("stem", 10, {})}
+    agg = F.aggregate_reports(reports, 0.3, ingest, ["chart_ocr", "stem"])
+    chart = agg["categories"]["chart_ocr"]
+    assert chart["read"] == 14 and chart["kept"] == 9 and chart["unaccounted"] == 0
+    assert chart["dropped"] == {"duplicate_id_conflict": 4, "duplicate": 1}
+    assert chart["lost_fraction"] == pytest.approx(5 / 14)  # over 0.3 only because ingestion counts
+    stem = agg["categories"]["stem"]
+    assert stem["lost"] == 0 and stem["lost_fraction"] == 0.0  # the cap is a choice, not a loss
+    assert agg["total"]["read"] == 29 and agg["total"]["kept"] == 19 and agg["total"]["unaccounted"] == 0
+    assert agg["over_limit"] == ["chart_ocr"] and agg["unattributed"]["dropped"] == {"json_invalid": 3}
+    md = F.report_markdown(agg)
+    assert "| chart_ocr **over limit** | 14 | 0 | 4 | 0 | 1 | 9 | 35.7 |" in md
+    assert "Rows with no category (counted in the total only): 3 (json_invalid: 3)." in md
+    # a filter report from another run leaves rows unaccounted for: the stage fails
+    stale = {**reports, "stem": _report("stem", 8, {})}
+    agg = F.aggregate_reports(stale, 0.9, ingest, ["chart_ocr", "stem"])
+    assert agg["unaccounted"] == {"stem": 2, "total": 2} and not agg["passed"]
+    with pytest.raises(F.FilterDropError, match="different runs"):
+        F.check_drop_limit(agg)
+
+
+def test_an_empty_category_fails_naming_it_and_the_reason():
+    reports = {
+        "stem": _report("stem", 4, {"low_resolution": 4}),
+        "chart_ocr": _report("chart_ocr", 4, {}),
+    }
+    ingest = _ingest({"stem": (4, {}), "chart_ocr": (4, {})})
+    agg = F.aggregate_reports(reports, 1.0, ingest, ["stem", "chart_ocr", "spatial_action"])
+    assert set(agg["empty"]) == {"stem", "spatial_action"}
+    assert "4 of them as low_resolution" in agg["empty"]["stem"]
+    assert "no row read maps to spatial_action" in agg["empty"]["spatial_action"]
+    with pytest.raises(F.CategoryEmptyError, match=r"stem: all 4 rows read were dropped") as err:
+        F.check_drop_limit(agg)
+    assert "data.source.ability_map" in str(err.value)
+    # a category no experiment trains on may stay empty
+    F.check_drop_limit(F.aggregate_reports(reports | {"stem": _report("stem", 4, {})}, 1.0, ingest, ["stem"]))
 
 
 def test_settings_from_config_ignore_other_sections():

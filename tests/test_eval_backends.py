@@ -100,6 +100,7 @@ def test_openai_backend_sends_images_and_sampling_settings(stub_server, monkeypa
         api_key_env="TEST_EVAL_KEY",
         max_concurrency=3,
         retries=0,
+        system_prompt=SYSTEM_PROMPT,
     )
     samples = [make_sample(i, n_images=1 + i % 2) for i in range(5)]
     gen = backend.generate(samples, temperature=0.7, max_new_tokens=64, batch_size=2)

@@ -93,3 +93,50 @@ def test_judge_client_from_config_or_none():
         assert judge.endpoint.startswith("http://judge:9000/v1")
     with judge_for(external, needed=False) as judge:
         assert judge is None  # no judge-scored sample: no client, no server
+
+
+def test_sampling_defaults_are_the_releases():
+    from vero.eval.evaluate import generation_settings
+
+    paper = load_config(REPO / "config" / "config.yaml")
+    s = generation_settings(paper)
+    assert (s["temperature"], s["top_p"], s["max_new_tokens"]) == (0.6, 0.95, 16384)
+
+
+def test_system_turn_modes():
+    from vero.eval.prompting import RELEASE_HARNESS_SYSTEM_PROMPT, resolve_system_prompt
+    from vero.prompts import SYSTEM_PROMPT
+
+    paper = load_config(REPO / "config" / "config.yaml")
+    assert paper["eval"]["system_prompt"] == "project"  # checkpoints trained here: the training prompt
+    assert backend_kwargs(paper)["system_prompt"] == SYSTEM_PROMPT
+    model = load_config(REPO / "config" / "config.yaml", overrides={"eval": {"system_prompt": "model"}})
+    assert resolve_system_prompt(model) is None and backend_kwargs(model)["system_prompt"] is None
+    assert resolve_system_prompt(paper, "release_harness") == RELEASE_HARNESS_SYSTEM_PROMPT
+    custom = load_config(
+        REPO / "config" / "config.yaml",
+        overrides={"eval": {"system_prompt": "custom", "system_prompt_text": "Hi."}},
+    )
+    assert resolve_system_prompt(custom) == "Hi."
+    with pytest.raises(ValueError, match=r"eval\.system_prompt_text"):
+        resolve_system_prompt({"eval": {"system_prompt": "custom"}})
+    no_turn = load_config(REPO / "config" / "config.yaml", overrides={"train": {"system_prompt": ""}})
+    assert resolve_system_prompt(no_turn) is None  # "" = no system turn, as in training
+
+
+def test_messages_put_images_before_text_and_replay_turns():
+    from vero.eval.prompting import sample_messages
+    from vero.eval.samples import EvalSample
+
+    s = EvalSample("1", "b", "stem", "Q?", [b"a", b"b"], (1, 1), "reward", "A")
+    assert sample_messages(s, "Sys") == [
+        {"role": "system", "content": [{"type": "text", "text": "Sys"}]},
+        {"role": "user", "content": [{"type": "image"}, {"type": "image"}, {"type": "text", "text": "Q?"}]},
+    ]
+    turns = [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Describe."}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "A chart."}]},
+        {"role": "user", "content": [{"type": "text", "text": "Which year?"}]},
+    ]
+    s.messages = turns
+    assert sample_messages(s) == turns and sample_messages(s) is not turns

@@ -95,12 +95,46 @@ def test_registry_has_the_30_benchmarks_of_the_paper():
 
 def test_paper_reference_numbers_are_recorded_with_source():
     ref = paper_reference()
-    assert "RECIPE.md §5" in ref["source"]
+    assert "2604.04917v2" in ref["source"]
     q3 = ref["models"]["qwen3_vl_8b_instruct"]
     assert (q3["base_overall"], q3["vero_overall"]) == (60.7, 66.0)
     assert set(q3["vero_category_delta"]) == set(CATEGORIES)
     assert q3["vero_category_delta"]["chart_ocr"] == 8.5
     assert ref["models"]["qwen2_5_vl_7b_instruct"]["vero_overall"] == 57.9
+    reg = load_registry()
+    for key, model in ref["models"].items():
+        cells = model["benchmarks"]
+        assert set(cells) == set(reg), key  # every benchmark of the registry, nothing else
+        assert all(c["base_source"] in ("authors", "official_report", "derived") for c in cells.values())
+        # the table's overall is the mean over the 30 benchmarks (to the table's rounding)
+        if model.get("base_overall") is not None:
+            assert sum(c["base"] for c in cells.values()) / 30 == pytest.approx(
+                model["base_overall"], abs=0.06
+            )
+        assert sum(c["vero"] for c in cells.values()) / 30 == pytest.approx(model["vero_overall"], abs=0.06)
+        for cat, pair in model["categories"].items():  # category means agree with the cells
+            members = [c["vero"] for k, c in cells.items() if reg[k].category == cat]
+            assert sum(members) / len(members) == pytest.approx(pair["vero"], abs=0.06), (key, cat)
+
+
+def test_release_splits_and_layouts():
+    reg = load_registry()
+    splits = {k: s.split for k, s in reg.items()}
+    assert (splits["evochart"], splits["gameqa_lite"], splits["screenspot_pro"]) == (
+        "train",
+        "train",
+        "train",
+    )
+    assert splits["visualprobe"] == "validation" and splits["mme_realworld"] == "train"
+    assert reg["screenspot_pro"].layout == "annotations"
+    assert (
+        reg["countqa"].expand["kind"] == "qa_pairs"
+        and reg["mm_mt_bench"].expand["kind"] == "conversation_turns"
+    )
+    assert reg["aerialvg"].expand["kind"] == "first_region"
+    assert all(s.version >= 1 and s.release_task for s in reg.values())
+    unverified = [k for k, s in reg.items() if not s.layout_verified]
+    assert "mm_mt_bench" not in unverified and "chartqa" in unverified
 
 
 @pytest.mark.parametrize(
@@ -114,6 +148,26 @@ def test_paper_reference_numbers_are_recorded_with_source():
         ({"source": {"hub_id": "x/y"}}, "benchmarks.chartqa.source.split"),
         ({"scorrer": "anls"}, "benchmarks.chartqa.scorrer: unknown key"),
         ({"source": {"hub_id": "x/y", "split": "test", "revision": "main"}}, "source.revision: unknown key"),
+        ({"source": {"hub_id": "x/y", "split": "test", "layout": "zip"}}, "source.layout: unknown layout"),
+        ({"prompt": {"builder": "nope"}}, "benchmarks.chartqa.prompt.builder: unknown builder"),
+        ({"prompt": {"builder": "options"}}, "benchmarks.chartqa.prompt.template: required"),
+        (
+            {"prompt": {"builder": "plain", "templat": "{question}"}},
+            "benchmarks.chartqa.prompt.templat: unknown",
+        ),
+        ({"expand": {"kind": "explode"}}, "benchmarks.chartqa.expand"),
+        ({"version": 0}, "benchmarks.chartqa.version"),
+        ({"evidence": ["rumour"]}, "benchmarks.chartqa.evidence"),
+        (
+            {
+                "fields": {
+                    "images": ["image"],
+                    "images_by_reference": {"pattern": "x", "field": "image_{}"},
+                    "answer": "a",
+                }
+            },
+            "exactly one",
+        ),
     ],
 )
 def test_bad_registry_entry_names_file_and_key(tmp_path, patch, message):
@@ -210,18 +264,26 @@ def test_mmmu_pro_parquet_multiple_choice_with_interleaved_images(tmp_path):
         },
         {
             "id": "validation_Art_2",
-            "question": "Which?",
+            "question": "Which? <image 1>",
             "options": str(opts),
             "answer": "F",  # not one of three options
             "subject": "Art",
             **{f"image_{i}": (hf_image(png()) if i == 1 else None) for i in range(1, 8)},
         },
+        {  # no <image N> token: the release would show no image; no sample without one here
+            "id": "validation_Art_3",
+            "question": "Which, without a picture?",
+            "options": str(opts),
+            "answer": "A",
+            "subject": "Art",
+            **{f"image_{i}": (hf_image(png()) if i == 1 else None) for i in range(1, 8)},
+        },
     ]
     res = load_samples(spec_from("mmmu_pro_standard", write_parquet(tmp_path / "mmmu.parquet", rows)))
-    assert res.dropped == {"answer_not_in_options": 1}
+    assert res.dropped == {"answer_not_in_options": 1, "no_image": 1}
     s = res.samples[0]
     assert (s.reward_type, s.answer, len(s.images)) == ("multiple_choice", "B", 2)
-    assert s.question.endswith("A. cat\nB. dog\nC. bird")
+    assert s.question.endswith("A. cat\nB. dog\nC. bird\n\n")  # the release's construct_prompt
 
 
 def test_mathvista_json_option_text_becomes_letter_and_free_form_stays_numeric(tmp_path):
@@ -282,34 +344,23 @@ def test_screenspot_relative_boxes_become_pixels(tmp_path):
     assert s.scorer == "point_in_box" and "open settings" in s.question
 
 
-def test_mmifeval_jsonl_ifeval_instructions_and_unreadable_line(tmp_path):
+def test_mmifeval_jsonl_constraints_and_unreadable_line(tmp_path):
     img = base64.b64encode(png()).decode()
+    cons = [{"key": "lowercase", "value": "all", "judge": "rule_based"}]
     path = write_jsonl(
         tmp_path / "mmif.jsonl",
         [
-            {
-                "key": 1,
-                "image": img,
-                "prompt": "Describe the image in lowercase.",
-                "instruction_id_list": ["change_case:english_lowercase"],
-                "kwargs": [{}],
-            },
-            {
-                "key": 2,
-                "image": img,
-                "prompt": "Two ids, one kwargs",
-                "instruction_id_list": ["a", "b"],
-                "kwargs": [{}],
-            },  # bad_ifeval
+            {"id": "a", "image": img, "question": "Describe it in lowercase.", "constraints": cons},
+            {"id": "b", "image": img, "question": "", "instruction": "Title it.", "constraints": cons},
+            {"id": "c", "image": img, "question": "No constraints", "constraints": None},  # missing_answer
         ],
     )
     with path.open("a") as f:
         f.write("{not json\n")
     res = load_samples(spec_from("mmifeval", path))
-    assert res.dropped == {"bad_ifeval": 1, "unreadable_row": 1}
-    gold = json.loads(res.samples[0].answer)
-    assert gold == {"instructions": [{"class": "change_case:english_lowercase", "args": {}}]}
-    assert res.samples[0].reward_type == "instruction_following"
+    assert res.dropped == {"missing_answer": 1, "unreadable_row": 1}
+    assert [s.question for s in res.samples] == ["Describe it in lowercase.", "Title it."]
+    assert res.samples[0].reference == cons and json.loads(res.samples[0].answer) == cons
 
 
 def test_countbench_counting_and_seeded_subset(tmp_path):
@@ -361,6 +412,7 @@ def test_hub_code_path_with_a_local_dataset_repo(tmp_path):
             {
                 "idx": [f"{config}_{i}" for i in range(n)],
                 "question": ["Which one?"] * n,
+                "prompt": ["Which one?\n(A) left\n(B) right"] * n,
                 "choices": [["left", "right"]] * n,
                 "answer": ["(B)"] * n,
                 "image_1": [png()] * n,
@@ -370,6 +422,7 @@ def test_hub_code_path_with_a_local_dataset_repo(tmp_path):
                 {
                     "idx": datasets.Value("string"),
                     "question": datasets.Value("string"),
+                    "prompt": datasets.Value("string"),
                     "choices": datasets.Sequence(datasets.Value("string")),
                     "answer": datasets.Value("string"),
                     "image_1": datasets.Image(),
@@ -397,28 +450,62 @@ def test_hub_code_path_with_a_local_dataset_repo(tmp_path):
 
 
 def test_benchmark_made_of_several_hub_datasets(tmp_path):
-    """VisualProbe-style: one benchmark whose rows come from several datasets (one per level)."""
+    """VisualProbe as published: three dataset repos (val.json + data/), image paths that carry the
+    repo's name, fetched from the row's own repo."""
     import dataclasses
-
-    import datasets
 
     ids = []
     for level in ("Easy", "Hard"):
         repo = tmp_path / f"VisualProbe_{level}"
-        repo.mkdir()
-        datasets.Dataset.from_dict(
-            {"image": [png()], "question": [f"{level}: where is the cup?"], "answer": ["on the table"]},
-            features=datasets.Features(
-                {
-                    "image": datasets.Image(),
-                    "question": datasets.Value("string"),
-                    "answer": datasets.Value("string"),
-                }
-            ),
-        ).to_parquet(str(repo / "test-00000-of-00001.parquet"))
+        (repo / "data").mkdir(parents=True)
+        (repo / "data" / "0.png").write_bytes(png(20 if level == "Easy" else 30, 10))
+        row = {
+            "images": [f"VisualProbe_{level}/data/0.png"],
+            "problem": f"<image>{level}: where?",
+            "solution": "here",
+        }
+        (repo / "val.json").write_text(json.dumps([row]))
         ids.append(str(repo))
     spec = dataclasses.replace(load_registry()["visualprobe"], hub_id=ids[0], hub_ids=tuple(ids))
     res = load_samples(spec)
     assert [s.id for s in res.samples] == ["VisualProbe_Easy-0", "VisualProbe_Hard-1"]
     assert [s.meta["config"] for s in res.samples] == ["VisualProbe_Easy", "VisualProbe_Hard"]
+    assert [s.image_size for s in res.samples] == [(20, 10), (30, 10)]  # each from its own repo
+    assert [s.question for s in res.samples] == ["Easy: where?", "Hard: where?"]
     assert {s.reward_type for s in res.samples} == {"llm_judge"}
+
+
+def test_hub_rows_expand_without_decoding_every_image(tmp_path):
+    """CountQA from a hub-style dataset directory: the QA pairs are planned from the question and
+    answer columns alone, one sample per pair, ids '<row>_<pair>'."""
+    import dataclasses
+
+    import datasets
+
+    repo = tmp_path / "CountQA"
+    repo.mkdir()
+    datasets.Dataset.from_dict(
+        {
+            "image": [png(), png(20, 10)],
+            "questions": [["How many cats?", "How many dogs?"], ["How many cups?"]],
+            "answers": [["2", "3"], ["5"]],
+        },
+        features=datasets.Features(
+            {
+                "image": datasets.Image(),
+                "questions": datasets.Sequence(datasets.Value("string")),
+                "answers": datasets.Sequence(datasets.Value("string")),
+            }
+        ),
+    ).to_parquet(str(repo / "test-00000-of-00001.parquet"))
+    spec = dataclasses.replace(load_registry()["countqa"], hub_id=str(repo))
+    res = load_samples(spec, max_samples=2, seed=0)
+    assert res.n_rows == 3 and len(res.samples) == 2
+    assert {s.id for s in res.samples} <= {"0_0", "0_1", "1_0"}
+    full = load_samples(spec)
+    assert [(s.id, s.question, s.answer) for s in full.samples] == [
+        ("0_0", "How many cats?", "2"),
+        ("0_1", "How many dogs?", "3"),
+        ("1_0", "How many cups?", "5"),
+    ]
+    assert full.samples[2].image_size == (20, 10) and full.samples[2].meta["source_row"] == 1

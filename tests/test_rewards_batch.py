@@ -128,12 +128,19 @@ def test_batch_rejects_unknown_reward_type_and_bad_columns():
         make_trl_reward(REWARD_CFG, coords="absolute", max_completion_tokens=None, mode="other")
 
 
-def test_qwen1000_batch_needs_image_sizes():
+def test_qwen1000_batch_without_image_size_scores_as_the_release_with_a_flag():
     reward = make_trl_reward(REWARD_CFG, coords="qwen1000", max_completion_tokens=None)
     cols = {"reward_type": ["clicking"], "answer": [BOX], "image_size": [[200, 100]]}
     assert reward(completions=[out('[{"point_2d": [250, 500]}]')], **cols) == [1.0]
-    with pytest.raises(ValueError, match="image_size"):
-        reward(completions=[out("[]")], reward_type=["clicking"], answer=[BOX], image_size=[None])
+    missing = reward(
+        completions=[out('[{"point_2d": [250, 500]}]')],
+        reward_type=["clicking"],
+        answer=[BOX],
+        image_size=[None],
+    )
+    assert missing == [pytest.approx(0.2)]  # accuracy 0, format 1
+    assert reward.last_breakdowns[0].flags == ("no_image_size",)
+    assert reward.last_metrics["reward_monitor/no_image_size"] == 1.0
 
 
 @pytest.mark.parametrize(
@@ -158,3 +165,13 @@ def test_qwen1000_batch_needs_image_sizes():
 )
 def test_completion_text(completion, text):
     assert completion_text(completion) == text
+
+
+def test_warm_up_pays_each_routes_start_up_costs():
+    from vero.rewards import warm_up
+
+    spent = warm_up(["numeric", " Instruction_Following ", "grounding"])
+    assert set(spent) == {"numeric", "instruction_following", "grounding"}
+    assert all(s >= 0.0 for s in spent.values())
+    with pytest.raises(ValueError, match="reward_type"):
+        warm_up(["bogus"])

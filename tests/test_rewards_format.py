@@ -86,7 +86,10 @@ def test_extract_answer_grades_last_box_or_whole_answer():
     assert extract_answer(out("  Paris "), "string_match") == "Paris"  # unboxed: the answer text
     assert extract_answer(out(r"\boxed{x} text"), "llm_judge") == r"\boxed{x} text"  # not a boxed type
     assert extract_answer(r"no tags, \boxed{3}", "numeric") == "3"  # malformed: graded for eval only
-    assert extract_answer("<think>only thinking</think>", "numeric") is None
+    # No answer block: the release grades the whole output (format 0 then forces accuracy 0).
+    assert extract_answer("<think>only thinking</think>", "numeric") == "<think>only thinking</think>"
+    assert extract_answer(out(r"\boxed{1} \boxed{}"), "numeric") == r"\boxed{1} \boxed{}"  # last box empty
+    assert extract_answer(out(r"\boxed{\text{ Paris }}"), "string_match") == "Paris"
     with pytest.raises(UnknownRewardType):
         extract_answer(out("x"), "bogus")
 
@@ -122,11 +125,31 @@ def test_normalize_text(text, norm):
         (4096, 4096, 2048, 1.0, -1.0),  # at L_max: −λ
         (4096, 4096, 2048, 0.5, -0.5),
         (40, 48, 16, 1.0, -0.5),  # the demo setting
-        (5000, 4096, 2048, 1.0, -1.0),  # past the limit: capped at −λ
+        (5000, 4096, 2048, 1.0, -1.0 - 904 / 2048),  # past the limit: the release's line goes on
     ],
 )
 def test_overlong_penalty(tokens, limit, buffer, penalty, expected):
     assert overlong_penalty(tokens, limit, buffer=buffer, penalty=penalty) == pytest.approx(expected)
+
+
+def test_overlong_paper_values_reach_minus_two_and_clip_when_corrected():
+    # The release: max_resp_len 16,384, buffer 2,048, generation up to 18,432 tokens.
+    assert overlong_penalty(14336, 16384, buffer=2048) == 0.0
+    assert overlong_penalty(16384, 16384, buffer=2048) == pytest.approx(-1.0)
+    assert overlong_penalty(18432, 16384, buffer=2048) == pytest.approx(-2.0)
+    assert overlong_penalty(18432, 16384, buffer=2048, clip=True) == pytest.approx(-1.0)
+    cfg = {"overlong": {"max_length": 16384, "buffer": 2048}}
+    for semantics, expected in (("release", -2.0), ("corrected", -1.0)):
+        r = compute_reward(
+            out(r"\boxed{1}"),
+            reward_type="numeric",
+            answer="1",
+            completion_tokens=18432,
+            max_completion_tokens=18432,  # the generation limit; the reward's own maximum is max_length
+            config={**cfg, "semantics": semantics},
+        )
+        assert r.overlong == pytest.approx(expected)
+        assert r.total == pytest.approx(1.0 + expected)
 
 
 def test_overlong_disabled_or_unknown_length_is_zero():
@@ -191,7 +214,10 @@ def test_unknown_reward_type_and_arguments_are_clear_errors():
         compute_reward(out("x"), reward_type="numerik", answer="1")
     with pytest.raises(ValueError, match="coords"):
         compute_reward(out("x"), reward_type="numeric", answer="1", coords="relative")
-    with pytest.raises(ValueError, match="image_size"):
-        compute_reward(
-            out("[]"), reward_type="grounding", answer='[{"bbox_2d": [0,0,1,1]}]', coords="qwen1000"
-        )
+    with pytest.raises(ValueError, match="semantics"):
+        compute_reward(out("x"), reward_type="numeric", answer="1", semantics="paper")
+    # A qwen1000 box without the image size scores as the release scores it (accuracy 0), with a flag.
+    r = compute_reward(
+        out("[]"), reward_type="grounding", answer='[{"bbox_2d": [0,0,1,1]}]', coords="qwen1000"
+    )
+    assert (r.accuracy, r.format) == (0.0, 1.0) and "no_image_size" in r.flags

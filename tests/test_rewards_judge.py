@@ -181,8 +181,9 @@ def test_from_config_reads_the_key_from_the_named_env_var(monkeypatch, stub):
         ('{"reasoning": "lower-case keys", "score": "6"}', 6),
         ('{"REASONING": "a } brace in text", "SCORE": 5}', 5),
         ("SCORE: 7", 7),
-        ('{"SCORE": 15}', 10),  # clamped
-        ('{"SCORE": 0}', 1),
+        ('{"SCORE": 15}', 15),  # as written: out of range is score_to_reward's question, never clamped
+        ('{"SCORE": 0}', 0),
+        ('{"SCORE": 7.5}', 7.5),
         ("no score at all", None),
         ("", None),
     ],
@@ -192,13 +193,29 @@ def test_parse_judge_reply(reply, score):
 
 
 def test_score_mapping():
-    assert score_to_reward(1) == 0.0 and score_to_reward(10) == 1.0 and score_to_reward(None) == 0.0
+    assert score_to_reward(1) == 0.0 and score_to_reward(10) == 1.0 and score_to_reward(5.5) == 0.5
+    assert score_to_reward(None) is None and score_to_reward(11) is None and score_to_reward(0) is None
 
 
-def test_unparseable_reply_scores_zero_and_says_so(stub):
-    stub.reply = "I think it is fine."
-    result = client(stub.url).score("q", "r", "a")
-    assert result.score == 0.0 and not result.parsed
+@pytest.mark.parametrize(
+    ("reply", "status", "raw"),
+    [
+        ("I think it is fine.", "unparsed", None),
+        ('{"SCORE": 11}', "out_of_range", 11),
+        ('{"SCORE": 0}', "out_of_range", 0),
+    ],
+)
+def test_a_reply_without_a_usable_score_has_no_score_and_says_why(stub, reply, status, raw):
+    stub.reply = reply
+    judge = client(stub.url)
+    (result,) = judge.score_many_sync([JudgeItem("q", "r", "a")])
+    assert result.score is None and result.status == status and result.raw_score == raw
+    assert judge.score("q", "r", "a") is None  # compute_reward's judge function: None = not judged
+    assert judge.stats[status] == 2
+    r = compute_reward(
+        out("A red circle."), reward_type="llm_judge", answer="A red circle.", judge=judge, question="q"
+    )
+    assert not r.judged and r.accuracy == 0.0  # unscored, never a made-up 0 or 1
 
 
 @pytest.mark.parametrize(

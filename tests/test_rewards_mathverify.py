@@ -208,3 +208,39 @@ def test_closed_form_forms_are_recognised():
 
     for form in _SURD_FORMS:
         assert closed_form_value(form.format(a=3, b=5, c=7)) is not None, form
+
+
+def test_release_plain_decisions_agree_with_the_release_grading_in_the_worker():
+    """The in-process shortcut for plain numbers decides exactly as the release's grade_numeric does."""
+    import random
+
+    from vero.rewards.mathverify_pool import release_plain_decision
+    from vero.rewards.mathverify_worker import release_equivalent
+
+    rng = random.Random(7)
+
+    def form() -> str:
+        a, b = rng.randint(-50, 50), rng.randint(1, 30)
+        return rng.choice(
+            [
+                str(a),
+                f"{a / b:.{rng.randint(1, 7)}f}",
+                f"{a}/{b}",
+                f"\\frac{{{a}}}{{{b}}}",
+                f"-\\frac{{{abs(a)}}}{{{b}}}",
+            ]
+        )
+
+    decided = 0
+    for _ in range(300):
+        gold, pred = form(), form()
+        if rng.random() < 0.3:
+            pred = gold
+        tolerance = rng.choice([None, None, 0.01, 0.1])
+        fast = release_plain_decision(gold, pred, tolerance)
+        if fast is not None:
+            decided += 1
+            assert fast == release_equivalent(gold, pred, tolerance)[0], (gold, pred, tolerance)
+    assert decided > 150
+    assert release_plain_decision(r"\sqrt{2}", "1.414", None) is None  # not a plain number: math-verify
+    assert release_plain_decision("1/3", "0.333333", None) is None  # within 6-digit rounding: math-verify

@@ -98,21 +98,27 @@ BOUND_S = 10.0  # a generous ceiling on a shared CPU: the math-verify deadline (
 NON_JUDGE = [rt for rt in REWARD_TYPES if rt not in JUDGE_REWARD_TYPES]
 
 
-def _check(breakdown, alpha=0.2):
+def _check(breakdown, semantics="corrected", judge_type=False):
     for name in ("total", "accuracy", "format", "overlong", "raw_accuracy"):
         assert math.isfinite(getattr(breakdown, name)), name
     assert 0.0 <= breakdown.accuracy <= 1.0 and 0.0 <= breakdown.raw_accuracy <= 1.0
     assert breakdown.format in (0.0, 0.5, 1.0)
     assert breakdown.overlong <= 0.0
-    assert -1.0 - 1e-9 <= breakdown.total <= 1.0 + 1e-9
-    if breakdown.format == 0.0:
-        assert breakdown.accuracy == 0.0
+    # The release's overlong line goes on past the maximum length; `corrected` stops it at −λ.
+    floor = -1.0 if semantics == "corrected" else breakdown.overlong
+    assert floor - 1e-9 <= breakdown.total <= 1.0 + breakdown.overlong + 1e-9
+    if breakdown.format == 0.0 and not (judge_type and semantics == "release"):
+        assert breakdown.accuracy == 0.0  # the release does not gate its judge's score by format
 
 
 @pytest.mark.parametrize("reward_type", REWARD_TYPES)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(completion=completions, tokens=st.one_of(st.none(), st.integers(-10, 10_000)))
-def test_any_completion_any_route(reward_type, completion, tokens):
+@given(
+    completion=completions,
+    tokens=st.one_of(st.none(), st.integers(-10, 10_000)),
+    semantics=st.sampled_from(["release", "corrected"]),
+)
+def test_any_completion_any_route(reward_type, completion, tokens, semantics):
     coords = "qwen1000" if reward_type in ("grounding", "clicking") else "absolute"
     start = time.perf_counter()
     r = compute_reward(
@@ -125,9 +131,10 @@ def test_any_completion_any_route(reward_type, completion, tokens):
         completion_tokens=tokens,
         max_completion_tokens=4096,
         config=CONFIG,
+        semantics=semantics,
     )
     assert time.perf_counter() - start < BOUND_S
-    _check(r)
+    _check(r, semantics, reward_type in JUDGE_REWARD_TYPES)
     assert format_reward(completion, reward_type) == r.format
 
 
@@ -154,16 +161,21 @@ class _CannedJudge:
 
 @pytest.mark.parametrize("reward_type", sorted(JUDGE_REWARD_TYPES))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(completion=completions, verdict=st.sampled_from([0.0, 0.5, 1.0]))
-def test_judge_types_with_a_judge(reward_type, completion, verdict):
+@given(
+    completion=completions,
+    verdict=st.sampled_from([0.0, 0.5, 1.0]),
+    semantics=st.sampled_from(["release", "corrected"]),
+)
+def test_judge_types_with_a_judge(reward_type, completion, verdict, semantics):
     r = compute_reward(
         completion,
         reward_type=reward_type,
         answer=GOLD[reward_type],
         judge=_CannedJudge(verdict),
         config=CONFIG,
+        semantics=semantics,
     )
-    _check(r)
+    _check(r, semantics, judge_type=True)
     assert r.judged
 
 

@@ -10,13 +10,14 @@ import pytest
 from vero.rewards import check_ground_truth, compute_reward
 from vero.rewards.routes import ROUTES, RouteContext
 from vero.rewards.routes.spatial import grounding_score
+from vero.rewards.semantics import CORRECTED
 from vero.rewards.types import JUDGE_REWARD_TYPES, REWARD_TYPES
-
-CTX = RouteContext()
 
 
 def route(reward_type: str, pred: str, answer: str, **ctx) -> float:
-    return ROUTES[reward_type].score(pred, answer, RouteContext(**ctx) if ctx else CTX)
+    """A route under the `corrected` semantics (the release's quirks: tests/test_rewards_semantics.py)."""
+    ctx = {"image_size": (640, 480), "fix": CORRECTED, **ctx}
+    return ROUTES[reward_type].score(pred, answer, RouteContext(**ctx))
 
 
 def boxed(content: str) -> str:
@@ -178,9 +179,10 @@ def test_clicking(point, coords, expected):
     assert route("clicking", pred, gold, coords=coords, image_size=(400, 200)) == expected
 
 
-def test_clicking_rejects_several_points_and_bad_json():
+def test_clicking_grades_the_first_point_and_rejects_bad_json():
     gold = _boxes((100, 50, 300, 150))
-    assert route("clicking", '[{"point_2d": [150, 100]}, {"point_2d": [0, 0]}]', gold) == 0.0
+    assert route("clicking", '[{"point_2d": [150, 100]}, {"point_2d": [0, 0]}]', gold) == 1.0
+    assert route("clicking", '[{"point_2d": [0, 0]}, {"point_2d": [150, 100]}]', gold) == 0.0
     assert route("clicking", "[150, 100]", gold) == 0.0
     assert route("clicking", '[{"point_2d": [150]}]', gold) == 0.0
 
@@ -262,24 +264,16 @@ def test_instruction_following_sentence_and_word_tokenizers_work_offline():
     ("reward_type", "answer", "message"),
     [
         ("numeric", "", "non-empty"),
-        ("number_list", "[1, 1]", "repeats"),
         ("number_list", "none", "no integers"),
         ("web_action", "CLICK", "web_action"),
         ("web_action", '{"MARK": -1}', "none of ACTION"),
         ("grounding", '{"bbox_2d": [1, 2, 3, 4]}', "JSON array"),
         ("clicking", "[[1, 2, 3, 4]]", "JSON array"),
-        ("instruction_following", '{"instructions": [{"class": "NoSuchChecker"}]}', "unknown IFEval class"),
-        (
-            "instruction_following",
-            '{"instructions": [{"class": "NumberOfWords", "args": {}}]}',
-            "missing args",
-        ),
-        (
-            "instruction_following",
-            '{"instructions": [{"class": "CommaChecker", "args": {"x": 1}}]}',
-            "bad args",
-        ),
-        ("instruction_following_llm_judge", '{"instructions": []}', "reference"),
+        ("instruction_following", '{"instructions": [{"class": "NoSuchChecker"}]}', "no known checker"),
+        ("instruction_following", '{"instructions": []}', "instructions"),
+        ("instruction_following", "be nice", "not a JSON object"),
+        ("instruction_following_llm_judge", '{"instructions": []}', "instructions"),
+        ("instruction_following_llm_judge", "[1, 2]", "not a JSON object"),
         ("bogus", "1", "unknown reward_type"),
     ],
 )
@@ -293,5 +287,15 @@ def test_check_ground_truth_accepts_good_samples():
     check_ground_truth("grounding", _boxes((1, 2, 3, 4)), coords="qwen1000", image_size=[640, 480])
     check_ground_truth("instruction_following", IF_GOLD)
     check_ground_truth("llm_judge", "A cat on a mat.")
-    with pytest.raises(ValueError, match="image_size"):
+    # The release's native forms (RELEASE_PARITY §1): read as the release reads them.
+    check_ground_truth("number_list", "2, 0, 1")
+    check_ground_truth("number_list", "[1, 1, 2]")  # repeats: gradeable under `corrected`
+    check_ground_truth("instruction_following", json.dumps(IF_GOLD))  # JSON-encoded twice
+    check_ground_truth("instruction_following", '{"instructions": [{"class": "NumberOfWords", "args": {}}]}')
+    check_ground_truth(
+        "instruction_following", '{"instructions": [{"class": "CommaChecker", "args": {"x": 1}}]}'
+    )
+    check_ground_truth("instruction_following_llm_judge", IF_GOLD)  # no "reference": the judge gets it all
+    check_ground_truth(" Numeric ", "3")  # reward types are trimmed and lower-cased, as the release does
+    with pytest.raises(ValueError, match="image size"):
         check_ground_truth("clicking", _boxes((1, 2, 3, 4)), coords="qwen1000", image_size=None)

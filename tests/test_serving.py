@@ -205,48 +205,69 @@ def test_port_already_serving_is_refused(fake):
         serving.stop_process(other, grace_s=5)
 
 
-def test_cli_runs_the_command_beside_the_server_and_stops_both_on_sigterm(fake, tmp_path):
+# A training command as vero.serving sees it: on SIGTERM it "saves a checkpoint" for a while, asks
+# the judge server whether it is still up at that moment, records both, and exits 143.
+SAVING_CHILD = """
+import json, os, signal, sys, time, urllib.request
+record, port, save_s = sys.argv[1], sys.argv[2], float(sys.argv[3])
+state = {"pid": os.getpid(), "cuda": os.environ["CUDA_VISIBLE_DEVICES"],
+         "url": os.environ["VERO_JUDGE_BASE_URL"], "ignored_at_start": {}}
+for sig in ("SIGTERM", "SIGINT", "SIGUSR1"):
+    state["ignored_at_start"][sig] = signal.getsignal(getattr(signal, sig)) == signal.SIG_IGN
+stop = []
+if sys.argv[4] == "save":
+    signal.signal(signal.SIGTERM, lambda n, f: stop.append(n))
+json.dump(state, open(record + ".tmp", "w")); os.replace(record + ".tmp", record)
+while not stop:
+    time.sleep(0.05)
+time.sleep(save_s)  # the checkpoint
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
+    state["judge_up_while_saving"] = True
+except OSError:
+    state["judge_up_while_saving"] = False
+json.dump(state, open(record + ".tmp", "w")); os.replace(record + ".tmp", record)
+sys.exit(143)
+"""
+
+
+@pytest.mark.parametrize("mode", ["save", "ignore"])
+def test_a_stop_signal_reaches_the_command_and_the_judge_outlives_its_checkpoint(fake, tmp_path, mode):
+    """SIGTERM to the wrapper (a terminal or `kill`; under SLURM every process gets it): the command
+    gets it too, the wrapper waits while it saves, and only then stops the judge server. A command
+    that ignores it is killed after --stop-grace-s."""
     cfg = {"reward": {"judge": {"enabled": True, "model": "judge", "serve": serve_cfg(port=fake["port"])}}}
     cfg_path = tmp_path / "resolved_config.json"
     cfg_path.write_text(json.dumps(cfg))
-    child_record = tmp_path / "child.json"
-    child = (
-        "import json, os, time; "
-        f"json.dump({{'pid': os.getpid(), 'cuda': os.environ['CUDA_VISIBLE_DEVICES'], "
-        f"'url': os.environ['{serving.BASE_URL_ENV}']}}, open({str(child_record)!r}, 'w')); "
-        "time.sleep(600)"
-    )
+    record = tmp_path / "child.json"
+    (tmp_path / "child.py").write_text(SAVING_CHILD)
+    grace = "20" if mode == "save" else "3"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vero.serving",
-            "--config-json",
-            str(cfg_path),
-            "--server-command",
-            shlex.join(fake["command"]()),
-            "--",
-            sys.executable,
-            "-c",
-            child,
-        ],
+        [sys.executable, "-m", "vero.serving", "--config-json", str(cfg_path), "--stop-grace-s", grace,
+         "--server-command", shlex.join(fake["command"]()), "--",
+         sys.executable, str(tmp_path / "child.py"), str(record), str(fake["port"]), "2", mode],
         env={**os.environ, "CUDA_VISIBLE_DEVICES": "0,1,2"},
         cwd=Path(serving.__file__).resolve().parent.parent,
-    )
+    )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
-        while not child_record.exists() or not child_record.read_text():
+        while not record.exists():
             assert proc.poll() is None, "the wrapper exited before starting the command"
             assert time.monotonic() < deadline, "the command never started"
             time.sleep(0.1)
-        time.sleep(0.2)
-        rec = json.loads(child_record.read_text())
+        rec = json.loads(record.read_text())
         assert rec["cuda"] == "0,1" and rec["url"] == f"http://127.0.0.1:{fake['port']}/v1"
+        # launchers between the wrapper and the trainer ignore these until the trainer handles them
+        assert rec["ignored_at_start"] == {"SIGTERM": True, "SIGINT": True, "SIGUSR1": True}
         server_pid = fake["recorded"]()["pid"]
-        assert fake["recorded"]()["cuda"] == "2"
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+        assert proc.wait(timeout=60) == 143
         assert not alive(rec["pid"]) and not alive(server_pid)
+        done = json.loads(record.read_text())
+        if mode == "save":
+            assert done["judge_up_while_saving"] is True
+        else:
+            assert "judge_up_while_saving" not in done  # killed after the grace period
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -2,7 +2,8 @@
 
 The cluster has fake GPUs (GRES backed by character devices), so jobs request --gpus exactly as
 on a GPU cluster and see CUDA_VISIBLE_DEVICES. It is started once for this module and stopped
-in a finally, pass or fail.
+in a finally, pass, fail or interrupt (Ctrl-C, or SIGTERM to pytest); stopping puts back what
+/etc/slurm held before, which the module's last test checks.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -33,9 +35,29 @@ def _run(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
 
 
+ETC_SLURM = Path("/etc/slurm")
+
+
+def etc_slurm_state() -> dict:
+    """What /etc/slurm holds where the local cluster links its config: a link's target, a file's
+    bytes, or None (absent)."""
+    state = {}
+    for name in ("slurm.conf", "gres.conf"):
+        p = ETC_SLURM / name
+        state[name] = ("link", os.readlink(p)) if p.is_symlink() else p.read_bytes() if p.exists() else None
+    return state
+
+
 @pytest.fixture(scope="module")
-def slurm_cluster(tmp_path_factory):
-    """A running local cluster for this module; stopped afterwards whatever happened."""
+def etc_slurm_before():
+    """/etc/slurm as it was before this module started a cluster (SLURM's packages installed)."""
+    return etc_slurm_state()
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory, etc_slurm_before):
+    """A running local cluster for this module; stopped afterwards whatever happened. SIGTERM to
+    pytest becomes KeyboardInterrupt meanwhile, so the stop runs then too."""
     env = {
         **os.environ,
         "LOCAL_SLURM_DIR": str(tmp_path_factory.mktemp("local-slurm")),
@@ -43,6 +65,11 @@ def slurm_cluster(tmp_path_factory):
         # more CPU slots than cores: the demo's many one-CPU jobs run side by side
         "LOCAL_SLURM_CPUS": "8",
     }
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         started = _run(["bash", str(START)], env=env, timeout=300)
         if started.returncode == 3:
@@ -50,8 +77,9 @@ def slurm_cluster(tmp_path_factory):
         assert started.returncode == 0, f"local cluster did not start:\n{started.stdout}\n{started.stderr}"
         yield env
     finally:
-        stopped = _run(["bash", str(STOP)], env=env, timeout=120)
+        stopped = _run(["bash", str(STOP)], env=env, timeout=180)
         print(stopped.stdout, stopped.stderr)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def job_record(job_id: str) -> str:
@@ -283,3 +311,116 @@ def test_cluster_is_stoppable_and_stop_is_idempotent(tmp_path):
         pytest.skip("no bash")
     out = _run(["bash", str(STOP)], env={**os.environ, "LOCAL_SLURM_DIR": str(tmp_path)}, timeout=30)
     assert out.returncode == 0 and "not running" in out.stdout
+
+
+# ---- preemption of a training job --------------------------------------------------------------
+
+
+def wait_until(predicate, timeout: float, what: str, proc, log: Path, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"snakemake exited ({proc.returncode}) before {what}:\n{log.read_text()[-4000:]}"
+            )
+        assert time.monotonic() < deadline, f"timed out waiting for {what}:\n{log.read_text()[-4000:]}"
+        time.sleep(interval)
+
+
+def restart_now(job_id: str, timeout: float = 180) -> None:
+    """A requeued job waits ~2 min before it is eligible again; make it eligible now."""
+    deadline = time.monotonic() + timeout
+    while "Reason=BeginTime" not in job_record(job_id):
+        assert time.monotonic() < deadline, job_record(job_id)
+        time.sleep(0.5)
+    assert _run(["scontrol", "update", f"jobid={job_id}", "StartTime=now"]).returncode == 0
+
+
+def test_a_preempted_training_job_keeps_every_finished_step_and_resumes(
+    slurm_cluster, tiny_vlm_dir, tmp_path
+):
+    """The project's train rule through sbatch (profiles/ci-slurm). SLURM requeues the running job
+    (`scontrol requeue`: SIGTERM to every process of the job, W&B's service included, as at
+    preemption), then gives it the time-limit warning the profile asks for (SIGURG). Each time the
+    trainer saves a checkpoint at the end of its step; the job comes back under the same id (the
+    second time it requeues itself) and resumes; Snakemake, waiting all along, ends with success."""
+    import yaml
+
+    from tests.test_faults import demo_config, step_entries, train_only_workflow
+    from vero.categories import CATEGORIES
+
+    results = tmp_path / "results"
+    snakefile = train_only_workflow(results, tiny_vlm_dir, {"mixed": list(CATEGORIES)})
+    cfg = demo_config(
+        results,
+        train={"max_steps": 16, "save_steps": 100},
+        wandb={"mode": "offline"},
+        analysis={"skills": {"experiments": ["mixed"]}},
+    )
+    cfg["experiments"] = {"mixed": cfg["experiments"]["mixed"]}
+    cfg_file = tmp_path / "config.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg))
+    run_dir, logdir = results / "runs" / "mixed", tmp_path / "slurm_logs"
+    job_log = results / "logs" / "train_experiment" / "mixed.log"
+    env = {**slurm_cluster, "PATH": f"{SNAKEMAKE.parent}:{slurm_cluster.get('PATH', '')}"}
+    env.pop("WANDB_SERVICE", None)
+    out = tmp_path / "snakemake.out"
+    cmd = [str(SNAKEMAKE), "--profile", str(CI_PROFILE), "--slurm-logdir", str(logdir),
+           "--snakefile", str(snakefile), "--configfile", str(cfg_file), "--nolock",
+           "--", str(run_dir / "final")]  # fmt: skip
+
+    def logged() -> int:
+        return len(step_entries(run_dir)) if (run_dir / "train_log.jsonl").exists() else 0
+
+    def starts() -> list[dict]:
+        info = run_dir / "run_info.json"
+        return json.loads(info.read_text())["starts"] if info.exists() else []
+
+    with open(out, "w") as f:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT)
+    try:
+        # 1. preemption: SIGTERM to the whole job
+        wait_until(lambda: logged() >= 2, 300, "two training steps", proc, out)
+        (job_id,) = job_ids_from_slurm_logs(logdir)["train_experiment"]
+        done_before = logged()
+        assert _run(["scontrol", "requeue", job_id]).returncode == 0
+        restart_now(job_id)
+        first_log = job_log.read_text()
+        resumed = lambda: len(starts()) == 2 and logged() > starts()[1]["start_step"]  # noqa: E731
+        wait_until(resumed, 300, "the resumed job's steps", proc, out)
+        # 2. the time-limit warning: the job saves, stops and puts itself back in the queue
+        done_before_warning = logged()
+        assert _run(["scancel", "--signal=URG", job_id]).returncode == 0
+        restart_now(job_id)
+        second_log = job_log.read_text()
+        assert proc.wait(timeout=400) == 0, out.read_text()[-6000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    assert "stopped by SIGTERM" in first_log and "checkpoint-" in first_log, first_log[-3000:]
+    assert "stopped by SIGURG" in second_log, second_log[-3000:]
+    assert f"SLURM job {job_id} requeued" in second_log, second_log[-3000:]
+    first, second = starts()[1]["start_step"], starts()[2]["start_step"]
+    assert [s["start_step"] for s in starts()] == [0, first, second]
+    assert first >= done_before and second >= done_before_warning  # no finished step lost
+    assert [e["step"] for e in step_entries(run_dir)] == list(range(1, 17))  # each step once
+    assert json.loads((run_dir / "final" / "train_summary.json").read_text())["global_step"] == 16
+    record = job_record(job_id)
+    assert "Restarts=2" in record and "JobState=COMPLETED" in record
+
+
+def test_stopping_the_cluster_puts_etc_slurm_back(slurm_cluster, etc_slurm_before):
+    """Last test of the module: stop the cluster (the fixture's stop then finds nothing to do).
+    /etc/slurm is as before, so SLURM clients and Snakemake's SLURM plugin no longer wait on the
+    stopped controller (measured: `snakemake --version` 6.4 s -> 15.9 s with the links left)."""
+    ours = Path(slurm_cluster["LOCAL_SLURM_DIR"]) / "etc" / "slurm.conf"
+    assert ETC_SLURM.joinpath("slurm.conf").resolve() == ours
+    stopped = _run(["bash", str(STOP)], env=slurm_cluster, timeout=180)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stderr
+    assert etc_slurm_state() == etc_slurm_before
+    if etc_slurm_before["slurm.conf"] is None:
+        # no config at all: the client gives up at once instead of retrying a dead controller
+        probe = _run(["scontrol", "show", "config"], timeout=60)
+        assert probe.returncode != 0 and "Unable to contact slurm controller" not in probe.stderr

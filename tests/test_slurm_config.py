@@ -57,8 +57,9 @@ def test_cluster_profiles_submit_to_slurm_and_requeue():
         assert prof["slurm-requeue"] is True
         # software comes from the calling environment unless the user adds --sdm conda
         assert "software-deployment-method" not in prof and "sdm" not in prof
-        # resources live in the config, not in the profile
-        assert "set-resources" not in prof and "default-resources" not in prof
+        # resources live in the config, not in the profile; the one default is the time-limit warning
+        assert "set-resources" not in prof
+        assert [r.split("=", 1)[0] for r in prof["default-resources"]] == ["slurm_extra"]
 
 
 def test_ci_profile_status_checks_fit_the_local_cluster():
@@ -144,8 +145,10 @@ def test_paper_training_job_holds_the_gpus_its_launcher_and_judge_need():
         assert res["gpu"] == launcher["gpus_per_node"] * nodes
         if nodes > 1:  # one accelerate launcher per node, started by srun inside the job
             assert res.get("mpi") == "srun" and res.get("tasks") == nodes
-        if serve.get("enabled"):  # the judge shares the first node's GPUs
-            assert nodes == 1 and res["gpu"] > serve["gpus"]
+        if serve.get("enabled") and serve.get("layout", "dedicated") == "dedicated":
+            assert nodes == 1 and res["gpu"] > serve["gpus"]  # its own GPUs of the first node
+        elif serve.get("enabled"):  # shared: tensor parallel over the training GPUs, asleep between rewards
+            assert nodes == 1 and serve["gpus"] == res["gpu"]
         assert res["runtime"] >= 24 * 60 and res["cpus_per_task"] >= 8
 
 
@@ -185,7 +188,9 @@ def test_env_versions_satisfy_pyproject_and_the_torch_pin(name):
     pins = env_pins(name)
     torch_pin = re.search(r"^torch==(\S+)$", (REPO / "constraints.txt").read_text(), re.M).group(1)
     assert pins.get("torch") == torch_pin
-    assert "torchvision" not in pins and "trl[vlm]" not in pins
+    assert "trl[vlm]" not in pins
+    # torchvision only beside vLLM, which needs it (a CUDA build: never in the CPU .venv)
+    assert "torchvision" not in pins or "vllm" in pins
     if name == "vllm":
         return  # its own transformers range, see envs/vllm.yaml
     for pkg, version in pins.items():
@@ -199,7 +204,8 @@ def test_gpu_env_has_the_training_stack():
     pins = env_pins("gpu")
     assert {"torch", "transformers", "trl", "accelerate", "deepspeed", "datasets", "math-verify"} <= set(pins)
     deploy = (REPO / "envs" / "gpu.post-deploy.sh").read_text()
-    assert re.search(r"pip install --no-build-isolation flash-attn==\S+", deploy)
+    # flash-attn from a prebuilt wheel when one is named (PyPI has only its source), else SDPA
+    assert re.search(r'pip install --no-deps --only-binary=:all: "\$VERO_FLASH_ATTN_WHEEL"', deploy)
     # every runtime dependency of the package is pinned (the package itself installs --no-deps)
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     runtime = {Requirement(r).name.lower() for r in project["dependencies"]} - {
@@ -260,6 +266,40 @@ def test_paper_training_rule_asks_sbatch_for_one_node_with_its_gpus():
     assert f"--cpus-per-task={res['cpus_per_task']}" in flags
 
 
+def profile_slurm_extra(name: str) -> str:
+    """The slurm_extra a rule without its own gets from the profile, parsed as Snakemake parses it."""
+    from snakemake.resources import Resources
+
+    parsed = Resources.parse(profile(name)["default-resources"], allow_expressions=True, defaults="full")
+    context = {"input": [], "attempt": 1, "threads": 1, "rulename": "train_experiment", "async_run": None}
+    return parsed["slurm_extra"].evaluate(None, **context).value
+
+
+@pytest.mark.parametrize(("name", "lead_s"), [("slurm", 1800), ("ci-slurm", 60)])
+def test_the_profile_asks_slurm_for_the_time_limit_warning_the_trainer_handles(name, lead_s):
+    import signal
+
+    from snakemake_executor_plugin_slurm.validation import validate_slurm_extra
+
+    from vero.train.trainer import STOP_SIGNALS
+
+    extra = profile_slurm_extra(name)
+    assert extra == f"--signal=URG@{lead_s}"
+    sig = re.fullmatch(r"--signal=(\w+)@(\d+)", extra).group(1)
+    # the trainer saves on it; not B: (the batch shell alone) and not USR1 (kills Snakemake's jobstep)
+    assert getattr(signal, f"SIG{sig}") in STOP_SIGNALS and sig != "USR1"
+    cfg = load_config(PAPER if name == "slurm" else DEMO)
+    (rule,) = gpu_rule_of("train.smk")
+    res = {**resources_for(cfg, rule), "slurm_extra": extra}
+    assert "slurm_extra" not in resources_for(cfg, rule), "the config would replace the profile's warning"
+    validate_slurm_extra(_Job(res))  # the plugin accepts it
+    assert extra in sbatch_flags(res)
+    if name == "slurm":
+        # one rollout batch (<= 25 min assumed) + an 88 GB checkpoint at 1 GB/s + 60 s of SLURM slack
+        assert lead_s >= 25 * 60 + 88 + 60
+        assert res["runtime"] * 60 > 10 * lead_s  # the warning leaves the job most of its time
+
+
 def test_multi_node_training_override_gives_one_task_per_node():
     """The multi-node recipe of config/config.yaml's comment, as sbatch sees it."""
     overrides = {
@@ -274,3 +314,78 @@ def test_multi_node_training_override_gives_one_task_per_node():
     assert "--nodes=2" in flags and "--gpus=16" in flags and "--ntasks=2" in flags
     # --ntasks-per-gpu would make SLURM ask for 2 x 16 tasks (measured on the local cluster)
     assert "--ntasks-per-gpu" not in flags
+
+
+# ---- the local cluster's /etc/slurm bookkeeping (scripts/local_slurm/etc.sh) -------------------
+
+ETC_SH = REPO / "scripts" / "local_slurm" / "etc.sh"
+
+
+def etc_call(action: str, cluster_dir, etc_dir) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", "-c", f'set -eu; . "{ETC_SH}"; etc_{action} "$1" "$2"', "_", str(cluster_dir), str(etc_dir)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def snapshot(etc_dir) -> dict:
+    """Every entry of a directory: a link's target, a file's bytes; None when the dir is absent."""
+    if not etc_dir.exists():
+        return None
+    return {
+        p.name: ("link", str(p.readlink())) if p.is_symlink() else ("file", p.read_bytes())
+        for p in sorted(etc_dir.iterdir())
+    }
+
+
+@pytest.mark.parametrize("before", ["absent_dir", "empty_dir", "site_files", "site_links"])
+def test_stopping_the_local_cluster_puts_back_what_etc_slurm_held(tmp_path, before):
+    etc, cluster = tmp_path / "etc-slurm", tmp_path / "cluster"
+    if before != "absent_dir":
+        etc.mkdir()
+        (etc / "plugstack.conf").write_text("site plugin\n")
+    if before == "site_files":
+        (etc / "slurm.conf").write_text("ClusterName=site\n")
+        (etc / "gres.conf").write_text("AutoDetect=nvml\n")
+    if before == "site_links":
+        (etc / "slurm.conf").symlink_to("/opt/site/slurm.conf")  # dangling: kept as it was
+    original = snapshot(etc)
+
+    assert etc_call("install", cluster, etc).returncode == 0
+    for name in ("slurm.conf", "gres.conf"):
+        assert (etc / name).readlink() == cluster / "etc" / name
+    # start.sh run again on the same directory (a config change) keeps the first saved state
+    assert etc_call("install", cluster, etc).returncode == 0
+    done = etc_call("restore", cluster, etc)
+    assert done.returncode == 0, done.stderr
+    assert snapshot(etc) == original
+    assert not (cluster / "etc-saved").exists()
+    assert etc_call("restore", cluster, etc).returncode == 0 and snapshot(etc) == original
+
+
+def test_links_of_a_cluster_that_was_never_stopped_are_not_taken_for_the_site_config(tmp_path):
+    """A test session killed with SIGKILL leaves its links; the next cluster restores the state
+    from before the first one, not the dead cluster's links."""
+    etc = tmp_path / "etc-slurm"
+    etc.mkdir()
+    (etc / "slurm.conf").write_text("ClusterName=site\n")
+    original = snapshot(etc)
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert etc_call("install", first, etc).returncode == 0  # ...and its stop never runs
+    assert etc_call("install", second, etc).returncode == 0
+    assert (etc / "slurm.conf").readlink() == second / "etc" / "slurm.conf"
+    assert etc_call("restore", second, etc).returncode == 0
+    assert snapshot(etc) == original
+
+
+def test_a_config_changed_while_the_cluster_ran_is_left_alone(tmp_path):
+    etc, cluster = tmp_path / "etc-slurm", tmp_path / "cluster"
+    assert etc_call("install", cluster, etc).returncode == 0
+    (etc / "slurm.conf").unlink()
+    (etc / "slurm.conf").write_text("ClusterName=admin-wrote-this\n")
+    done = etc_call("restore", cluster, etc)
+    assert done.returncode == 0 and "changed while the cluster ran" in done.stderr
+    assert (etc / "slurm.conf").read_text() == "ClusterName=admin-wrote-this\n"
+    assert not (etc / "gres.conf").exists()

@@ -48,18 +48,33 @@ def test_paper_defaults_map_to_gspo(paper_cfg):
     geo = trl_config.batch_geometry(resolved["train"], 8)
     assert geo.generation_batch_size == 2048
     assert geo.updates_per_batch == 2
-    assert kw["per_device_train_batch_size"] == 8
-    assert kw["gradient_accumulation_steps"] == 128 * 8 // (8 * 8)
+    # one full-length completion (36,864 tokens) per forward/backward: the release's per-GPU budget
+    assert kw["per_device_train_batch_size"] == 1
+    assert kw["gradient_accumulation_steps"] == 128 * 8 // (8 * 1)
     assert kw["steps_per_generation"] == 2 * kw["gradient_accumulation_steps"]
     # recipe steps -> optimizer updates
     assert kw["max_steps"] == 8000 and kw["save_steps"] == 80 and kw["warmup_steps"] == 80
-    assert kw["use_vllm"] is False  # config.yaml explains: no env holds vLLM and this transformers yet
-    assert kw["bf16"] is True
+    assert kw["bf16"] is True and kw["fp16"] is False
+    # vLLM colocate rollouts, asleep while training, sized to what a rollout can reach
+    assert kw["use_vllm"] is True and kw["vllm_mode"] == "colocate" and kw["vllm_enable_sleep_mode"] is True
+    assert kw["vllm_gpu_memory_utilization"] == 0.7 and kw["vllm_max_model_length"] == 18432 + 18432
+    assert kw["vllm_importance_sampling_correction"] is False  # release: tis_imp_ratio_cap -1
+    # the release's values where the paper is silent
+    assert kw["weight_decay"] == 0.01 and kw["advantage_epsilon"] == 1e-6
+    assert kw["delta"] == pytest.approx(math.exp(10))  # GSPO's sequence log-ratio cap of 10
+    assert kw["judge_sleep_level"] == 1  # the judge shares the training GPUs
+    grpo = trl_config.grpo_config_kwargs(
+        resolve_experiment(paper_cfg, "algo_grpo"), "out", num_processes=8, use_cpu=False
+    )
+    assert grpo["delta"] == 10.0  # token level: verl's clip_ratio_c
     from vero.config import deep_merge
 
-    with_vllm = deep_merge(resolved, {"train": {"use_vllm": True}})
-    vkw = trl_config.grpo_config_kwargs(with_vllm, "out", num_processes=8, use_cpu=False)
-    assert vkw["use_vllm"] is True and vkw["vllm_mode"] == "colocate"
+    without = deep_merge(
+        resolved, {"train": {"use_vllm": False, "vllm_importance_sampling_correction": True}}
+    )
+    hf = trl_config.grpo_config_kwargs(without, "out", num_processes=8, use_cpu=False)
+    assert hf["use_vllm"] is False and hf["vllm_importance_sampling_correction"] is False
+    assert "vllm_mode" not in hf
 
 
 def test_real_grpoconfig_accepts_the_mapping(demo_cfg, tmp_path):
@@ -343,7 +358,8 @@ def test_accelerate_config_files_load():
 def test_judge_served_in_the_job_takes_gpus_from_training(paper_cfg):
     resolved = _cmd(paper_cfg, "multi_gpu", gpus_per_node=8)
     resolved["reward"]["judge"].update(
-        enabled=True, serve={**resolved["reward"]["judge"]["serve"], "enabled": True, "gpus": 4}
+        enabled=True,
+        serve={**resolved["reward"]["judge"]["serve"], "enabled": True, "gpus": 4, "layout": "dedicated"},
     )
     assert launch.training_processes(resolved) == 4
     args = _accelerate_args(launch.build_train_command(resolved, **ARGS))
@@ -368,7 +384,7 @@ def test_latest_checkpoint_skips_incomplete_ones(tmp_path):
         d = tmp_path / f"checkpoint-{step}"
         d.mkdir()
         if complete:
-            (d / "trainer_state.json").write_text("{}")
+            (d / "trainer_state.json").write_text(json.dumps({"global_step": step}))
     (tmp_path / "checkpoint-x").mkdir()
     assert latest_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
 

@@ -136,3 +136,37 @@ def test_slurm_profile_dry_run_lists_the_study(cfgfile, tmp_path):
     """`snakemake -n --profile slurm all` resolves from the repo root (./slurm -> profiles/slurm)."""
     counts = dry_run(cfgfile, "all", tmp_path, "--profile", "slurm")
     assert counts["train_experiment"] == len(load_config(cfgfile)["experiments"])
+
+
+def _snakemake_n(target, configfile, tmp_path, *config):
+    cmd = [sys.executable, "-m", "snakemake", target, "-n", "--quiet", "rules", "--cores", "1"]
+    cmd += ["--configfile", str(configfile), "--config", f"results_dir={tmp_path}/results", *config]
+    out = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    return out.returncode, out.stdout + out.stderr
+
+
+def test_a_config_with_some_ablations_plans_what_it_has(tmp_path):
+    """One SFT experiment and the analysis lists left at their defaults: `train` plans; the
+    targets whose experiments are absent say why when they are asked for, and only then."""
+    import yaml
+
+    cfg = yaml.safe_load(DEMO.read_text())
+    cfg["experiments"] = {"sft": {"categories": "all", "ablation": "sft", "train": {"trainer": "sft"}}}
+    del cfg["analysis"]["skills"]["experiments"]  # the default, [mixed], names an absent experiment
+    path = tmp_path / "sft_only.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    rc, text = _snakemake_n("train", path, tmp_path)
+    assert rc == 0, text[-3000:]
+    assert re.search(r"^train_experiment\s+1\s*$", text, flags=re.M)
+    rc, text = _snakemake_n("ablation_transfer", path, tmp_path)
+    assert rc != 0 and "target ablation_transfer: no experiment in the config has ablation: transfer" in text
+    rc, text = _snakemake_n("all", path, tmp_path)
+    assert rc != 0 and "analysis.skills.experiments" in text and "'mixed'" in text
+
+
+def test_a_batch_layout_the_training_job_would_refuse_fails_at_planning(tmp_path):
+    """7 GPUs per node, 4 for the in-job judge: 3 training processes cannot split 128 x 8."""
+    rc, text = _snakemake_n("data", PAPER, tmp_path, "train={launcher: {gpus_per_node: 7}}")
+    assert rc != 0
+    assert "--config key 'train.mini_batch_size'" in text or "config key 'train.mini_batch_size'" in text
+    assert "1024 completions per update cannot be split evenly over 3 processes" in text

@@ -1,14 +1,26 @@
 """Prompting shared by training and evaluation: system prompt, chat messages, options, tags.
 
-Training (GRPO rows) and evaluation (VeroEval generation) both build their inputs with
-`build_messages`, so the model is graded on exactly the format it was trained on. Scoring of
-the output lives in `vero.rewards`; the helpers here only split text apart.
+Evaluation (VeroEval generation) builds its inputs with `build_messages`. Training builds them
+with `TrainingPrompt.messages`, whose system turn is a config choice (`data.prompt`): the
+project's prompt (`SYSTEM_PROMPT`, or `train.system_prompt` when set; what evaluation uses), the
+dataset's own system message (the published Vero-600K rows open with one), none, or the text of a
+file. The Vero release trains with its own prompt file (`data.system_prompt` in
+`vero-rl/examples/model_runs/config/gspo_llmjudge_shared.yaml`, i.e.
+`vero-rl/examples/prompts/system_prompt_chatting.txt`), prepended before each row's own messages
+(`vero-rl/verl/utils/dataset/rl_dataset.py`, `_normalize_messages`): `system: file`,
+`placement: prepend` does the same with a copy of that file. Scoring of the output lives in
+`vero.rewards`; the helpers here only split text apart.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 SYSTEM_PROMPT = (
     "You are a careful visual reasoning assistant. Look at the image(s) and reason about the "
@@ -51,6 +63,132 @@ def build_messages(question: str, n_images: int, system_prompt: str | None = Non
     content.append({"type": "text", "text": question})
     messages.append({"role": "user", "content": content})
     return messages
+
+
+PROMPT_SYSTEMS = ("project", "dataset", "none", "file")
+PLACEMENTS = ("replace", "prepend")
+_PLACEHOLDER_SPLIT = re.compile(r"(<image>)")
+
+
+class PromptError(ValueError):
+    """A training prompt setting that cannot be used; the message names the config key."""
+
+
+def read_prompt_file(path: str | Path) -> str:
+    """The text of a system prompt file, unchanged (UTF-8); raises `PromptError` naming the key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise PromptError(f"config key 'data.prompt.file': cannot read {path}: {e}") from e
+    if not text.strip():
+        raise PromptError(f"config key 'data.prompt.file': {path} is empty")
+    return text
+
+
+def training_system_prompt(cfg: Mapping[str, Any]) -> str | None:
+    """The system text training prepends or substitutes (None for `dataset` and `none`)."""
+    return TrainingPrompt.from_config(
+        (cfg.get("data") or {}).get("prompt"), (cfg.get("train") or {}).get("system_prompt")
+    ).text
+
+
+@dataclass(frozen=True)
+class TrainingPrompt:
+    """How a training row's chat messages are built (`data.prompt`, config/schema/data.yaml).
+
+    - `system`: "project" (the project's prompt), "dataset" (the row's own system message(s), as
+      published), "none" (no system turn), "file" (the text of `data.prompt.file`).
+    - `text`: the system text for "project" and "file" ("" = no system turn).
+    - `placement`: with "project" or "file", "replace" drops the row's own system message;
+      "prepend" keeps it after the configured one (the release's order).
+
+    The user turn is the row's own (its `<image>` placeholders become image parts where they
+    stand, as the release splits them) when the row has chat messages whose placeholders match its
+    images; otherwise one image part per image, then the question (`build_messages`' layout).
+    """
+
+    system: str = "project"
+    text: str | None = SYSTEM_PROMPT
+    placement: str = "replace"
+
+    @classmethod
+    def from_config(
+        cls, prompt: Mapping[str, Any] | None, project_prompt: str | None = None
+    ) -> TrainingPrompt:
+        prompt = prompt or {}
+        system = prompt.get("system", "project")
+        placement = prompt.get("placement", "replace")
+        if system not in PROMPT_SYSTEMS:
+            raise PromptError(
+                f"config key 'data.prompt.system': {system!r} is not one of {list(PROMPT_SYSTEMS)}"
+            )
+        if placement not in PLACEMENTS:
+            raise PromptError(
+                f"config key 'data.prompt.placement': {placement!r} is not one of {list(PLACEMENTS)}"
+            )
+        text = None
+        if system == "project":
+            text = SYSTEM_PROMPT if project_prompt is None else project_prompt
+        elif system == "file":
+            if not prompt.get("file"):
+                raise PromptError("config key 'data.prompt.file': required when data.prompt.system is 'file'")
+            text = read_prompt_file(prompt["file"])
+        return cls(system=system, text=text, placement=placement)
+
+    def messages(
+        self, question: str, n_images: int, source_messages: str | Sequence | None = ""
+    ) -> list[dict]:
+        """The conversational prompt of one training row (TRL's layout: content parts)."""
+        turns = _parse_messages(source_messages)
+        own_system = [m for m in turns if m["role"] == "system"]
+        rest = [m for m in turns if m["role"] != "system"]
+        out: list[dict] = []
+        if self.system == "dataset":
+            out += [_text_turn("system", m["content"]) for m in own_system]
+        elif self.system in ("project", "file"):
+            if self.text:
+                out.append(_text_turn("system", self.text))
+            if self.placement == "prepend":
+                out += [_text_turn("system", m["content"]) for m in own_system]
+        placeholders = sum(m["content"].count("<image>") for m in rest)
+        if rest and placeholders == n_images:
+            out += [{"role": m["role"], "content": _split_placeholders(m["content"])} for m in rest]
+        else:
+            out += build_messages(question, n_images, system_prompt="")
+        return out
+
+
+def _parse_messages(source: str | Sequence | None) -> list[dict[str, str]]:
+    if isinstance(source, str):
+        if not source.strip():
+            return []
+        try:
+            source = json.loads(source)
+        except json.JSONDecodeError:
+            return []
+    if not isinstance(source, Sequence):
+        return []
+    return [
+        {"role": str(m.get("role") or "user"), "content": m["content"]}
+        for m in source
+        if isinstance(m, Mapping) and isinstance(m.get("content"), str)
+    ]
+
+
+def _text_turn(role: str, text: str) -> dict:
+    return {"role": role, "content": [{"type": "text", "text": text}]}
+
+
+def _split_placeholders(text: str) -> list[dict]:
+    """A turn's text as content parts: each "<image>" an image part where it stands."""
+    parts: list[dict] = []
+    for piece in _PLACEHOLDER_SPLIT.split(text):
+        if piece == "<image>":
+            parts.append({"type": "image"})
+        elif piece:
+            parts.append({"type": "text", "text": piece})
+    return parts
 
 
 def render_options(options: list[str]) -> str:

@@ -4,14 +4,16 @@ A training job that scores `llm_judge` samples with a locally served model (conf
 `reward.judge.serve.enabled`) splits the GPUs SLURM gave it: the last `reward.judge.serve.gpus`
 devices of `CUDA_VISIBLE_DEVICES` run `python -m vllm.entrypoints.openai.api_server`, the rest
 train. The server runs in its own process group so its engine workers die with it; it is stopped
-by PID when the job ends, fails, or receives SIGTERM/SIGINT (preemption, scancel, timeout).
+by PID when the job ends or fails, and when a signal stops the job only after the training
+command has exited (it has saved its checkpoint by then: `run_supervised`).
 
     with judge_server(cfg["reward"]["judge"]["serve"], cfg["reward"]["judge"]["model"]) as judge:
         env = judge.training_env()          # CUDA_VISIBLE_DEVICES = the training GPUs
         subprocess.run(train_cmd, env=env)  # rewards call judge.base_url
 
 `python -m vero.serving --config-json C -- CMD...` does exactly that around a command (the
-train rule's launcher) and exits with the command's status. The server runs under
+train rule's launcher) and exits with the command's status. `run_supervised(cmd)` is the same
+without a judge: the training launcher's way of running accelerate (vero.train.launch). The server runs under
 $VERO_VLLM_PYTHON when set (vLLM lives in envs/vllm.yaml); `serve.port: 0` takes any free port,
 so jobs sharing a node cannot collide, and an occupied port is an error, never a silent reuse.
 """
@@ -112,6 +114,16 @@ def vllm_server_command(
         str(port),
         "--tensor-parallel-size",
         str(serve_cfg.get("gpus", 1)),
+        # a judge sharing the training GPUs sleeps between reward calls (vero.train.release)
+        *(
+            [
+                "--enable-sleep-mode",
+                "--gpu-memory-utilization",
+                str(serve_cfg.get("gpu_memory_utilization", 0.35)),
+            ]
+            if serve_cfg.get("layout") == "shared"
+            else []
+        ),
         *[str(a) for a in serve_cfg.get("extra_args", [])],
     ]
 
@@ -225,14 +237,21 @@ def judge_server(
     if port == 0:  # any free port: jobs sharing a node cannot collide
         port = free_port(host)
     base_env = dict(os.environ if env is None else env)
-    judge_devices, training_devices = split_devices(
-        base_env.get("CUDA_VISIBLE_DEVICES"), int(serve_cfg.get("gpus", 1))
-    )
+    if serve_cfg.get("layout") == "shared":  # the judge and training take turns on every GPU
+        judge_devices = training_devices = [
+            d.strip() for d in base_env.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()
+        ]
+    else:
+        judge_devices, training_devices = split_devices(
+            base_env.get("CUDA_VISIBLE_DEVICES"), int(serve_cfg.get("gpus", 1))
+        )
     if command is not None:
         cmd = [str(a).replace("{port}", str(port)) for a in command]
     else:
         cmd = vllm_server_command(model, port, serve_cfg, host=host)
     server_env = {**base_env, "CUDA_VISIBLE_DEVICES": ",".join(judge_devices)}
+    if serve_cfg.get("layout") == "shared":
+        server_env["VLLM_SERVER_DEV_MODE"] = "1"  # the /sleep and /wake_up endpoints
     if api_key_env and base_env.get(api_key_env):
         server_env["VLLM_API_KEY"] = base_env[api_key_env]
     health_url = f"http://{host}:{port}{health_path}"
@@ -243,36 +262,130 @@ def judge_server(
 
     log = open(log_path, "ab") if log_path else None  # noqa: SIM115 (closed in finally)
     print(f"[judge] starting on GPUs {judge_devices}: {' '.join(cmd)}", file=sys.stderr, flush=True)
-    with _StopOnSignal():
-        process = subprocess.Popen(
-            cmd,
-            env=server_env,
-            stdout=log or None,
-            stderr=subprocess.STDOUT if log else None,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
+    process = None
+    try:
+        # While the server starts, SIGTERM/SIGINT end the job (nothing to save yet); once it is
+        # healthy the block's own handling applies (run_under_judge passes them to the training).
+        with _StopOnSignal():
+            process = subprocess.Popen(
+                cmd,
+                env=server_env,
+                stdout=log or None,
+                stderr=subprocess.STDOUT if log else None,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             waited = wait_until_healthy(
                 health_url, process, float(serve_cfg.get("health_timeout_s", 900)), interval_s=poll_interval_s
             )
-            print(
-                f"[judge] PID {process.pid} healthy after {waited:.1f} s at {health_url}",
-                file=sys.stderr,
-                flush=True,
-            )
-            yield JudgeServer(
-                base_url=f"http://{host}:{port}/v1",
-                judge_devices=judge_devices,
-                training_devices=training_devices,
-                process=process,
-                command=cmd,
-            )
-        finally:
+            if serve_cfg.get("layout") == "shared":  # asleep until the first reward call wakes it
+                level = int(serve_cfg.get("sleep_level", 1))
+                sleep = urllib.request.Request(
+                    f"http://{host}:{port}/sleep?level={level}", data=b"", method="POST"
+                )
+                urllib.request.urlopen(sleep, timeout=600).read()
+        print(
+            f"[judge] PID {process.pid} healthy after {waited:.1f} s at {health_url}"
+            + (" (asleep until rewards are scored)" if serve_cfg.get("layout") == "shared" else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+        yield JudgeServer(
+            base_url=f"http://{host}:{port}/v1",
+            judge_devices=judge_devices,
+            training_devices=training_devices,
+            process=process,
+            command=cmd,
+        )
+    finally:
+        if process is not None:
             code = stop_process(process, grace_s=stop_grace_s)
             print(f"[judge] PID {process.pid} stopped (status {code})", file=sys.stderr, flush=True)
-            if log:
-                log.close()
+        if log:
+            log.close()
+
+
+# Signals that ask a training job to checkpoint and stop (vero.train.trainer.STOP_SIGNALS).
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGURG)
+# Ignored by the command and its launchers (accelerate, torch elastic) until the trainer installs
+# its own handlers: a launcher that died of the signal would orphan the trainer mid-checkpoint.
+# SIGURG is ignored by default everywhere.
+IGNORED_BY_LAUNCHERS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
+
+
+def launcher_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for a training launcher: torch elastic (multi-GPU accelerate) then keeps SIGTERM
+    and SIGINT ignored instead of shutting the workers down 30 s later, and waits up to
+    TORCH_ELASTIC_SHUTDOWN_TIMEOUT (default here 900 s) for workers to exit once one has stopped."""
+    env = dict(os.environ if base is None else base)
+    env.setdefault("TORCHELASTIC_SIGNALS_TO_HANDLE", "SIGHUP,SIGQUIT")
+    env.setdefault("TORCH_ELASTIC_SHUTDOWN_TIMEOUT", "900")
+    return env
+
+
+def run_supervised(
+    argv: Sequence[str], *, env: Mapping[str, str] | None = None, stop_grace_s: float | None = None
+) -> int:
+    """Run a training command and pass stop signals on to it; returns its exit status.
+
+    The command runs in its own session with SIGTERM/SIGINT/SIGUSR1 ignored (IGNORED_BY_LAUNCHERS;
+    the trainer installs its own handlers). A stop signal reaching this process (SLURM signals every
+    process of the job step; a terminal or `kill` reaches only this one) is sent on to the command's
+    process group, and this process keeps waiting while the trainer saves its checkpoint, so whatever
+    runs after it (stopping the judge server) happens after the checkpoint. A second SIGINT, or
+    `stop_grace_s` seconds after the first signal, kills the command's group; the status is then
+    128 + the first signal.
+    """
+    previous = {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS}
+    main_thread = threading.current_thread() is threading.main_thread()
+    received: list[int] = []
+    if main_thread:
+        for sig in IGNORED_BY_LAUNCHERS:
+            signal.signal(sig, signal.SIG_IGN)  # inherited by the command through exec
+    try:
+        child = subprocess.Popen(list(argv), env=launcher_env(env), start_new_session=True)
+    finally:
+        if main_thread:
+            for sig in IGNORED_BY_LAUNCHERS:
+                signal.signal(sig, previous[sig])
+
+    stop_since: list[float] = []
+
+    def forward(signum, _frame):
+        received.append(signum)
+        if signum != signal.SIGURG and not stop_since:
+            stop_since.append(time.monotonic())
+        abort = signum == signal.SIGINT and received.count(signal.SIGINT) > 1
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL if abort else signum)
+        what = "killing the training command" if abort else "passed on to the training command; waiting"
+        print(f"[vero.serving] {signal.Signals(signum).name}: {what}", file=sys.stderr, flush=True)
+
+    if main_thread:
+        for sig in FORWARDED_SIGNALS:
+            signal.signal(sig, forward)
+    try:
+        while True:
+            try:
+                code = child.wait(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if stop_since and stop_grace_s is not None and time.monotonic() - stop_since[0] > stop_grace_s:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+    finally:
+        if main_thread:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if child.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    first = next((s for s in received if s != signal.SIGURG), None)
+    if code < 0:
+        return 128 + (first if first is not None else -code)
+    return code
 
 
 def run_under_judge(
@@ -281,25 +394,21 @@ def run_under_judge(
     model: str,
     *,
     api_key_env: str | None = None,
+    stop_grace_s: float | None = None,
     **server_kwargs,
 ) -> int:
     """Run `cmd` (the training launcher) beside a judge server; returns its exit status.
 
     `cmd` may be a function of the running server, for launchers whose process count depends on
-    the GPUs left to training (`len(judge.training_devices)`).
-    SIGTERM/SIGINT reaching this process are forwarded to the command's process group first, so a
-    preempted training run gets the chance to stop cleanly; the server is stopped afterwards.
+    the GPUs left to training (`len(judge.training_devices)`). The command runs under
+    `run_supervised`: a stop signal goes on to it, and the server is stopped only once the command
+    has exited, i.e. after its checkpoint.
     """
     with judge_server(serve_cfg, model, api_key_env=api_key_env, **server_kwargs) as judge:
         argv = list(cmd(judge) if callable(cmd) else cmd)
-        child = subprocess.Popen(
-            argv, env=judge.training_env(server_kwargs.get("env")), start_new_session=True
+        return run_supervised(
+            argv, env=judge.training_env(server_kwargs.get("env")), stop_grace_s=stop_grace_s
         )
-        try:
-            return child.wait()
-        finally:
-            if child.poll() is None:
-                stop_process(child, grace_s=server_kwargs.get("stop_grace_s", 30.0))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -316,6 +425,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--server-command",
         help="serve with this command line instead of vLLM's OpenAI server ({port} = the port; it must"
         " answer GET /health)",
+    )
+    parser.add_argument(
+        "--stop-grace-s",
+        type=float,
+        help="after a stop signal, kill the command if it has not exited within this many seconds "
+        "(default: wait for it; the job's time limit bounds the wait)",
     )
     parser.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND ...")
     args = parser.parse_args(argv)
@@ -337,6 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             api_key_env=judge_cfg.get("api_key_env"),
             log_path=args.log,
             command=shlex.split(args.server_command) if args.server_command else None,
+            stop_grace_s=args.stop_grace_s,
         )
     except ServingError as err:
         print(f"error: {err}", file=sys.stderr)

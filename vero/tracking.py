@@ -4,7 +4,10 @@ Every run gets: the experiment name, the ablation as its W&B group, a job_type
 (train / eval / analysis), the git commit and a hash of the resolved config. The API key comes
 only from the environment (`WANDB_API_KEY`); nothing here reads or writes it.
 If W&B cannot start (no network, bad key, package missing) the job goes on with a
-`TrackedRun` whose W&B side is off, and the reason is printed once.
+`TrackedRun` whose W&B side is off, and the reason is printed once. A W&B service that dies
+while the job runs (it is a separate process; under SLURM it gets the job's SIGTERM too) only
+turns W&B off: every call here catches its errors (training's own W&B logging is
+vero.train.trainer.FaultTolerantWandbCallback).
 """
 
 from __future__ import annotations
@@ -95,7 +98,18 @@ class TrackedRun:
         self._safe(lambda: self.run.summary.update(dict(values)))
 
     def finish(self) -> None:
-        self._safe(self.run.finish) if self.run is not None else None
+        if self.run is None:
+            return
+        try:
+            self.run.finish()
+        except Exception as e:  # e.g. W&B's service died first (SIGTERM to the whole job)
+            warnings.warn(f"W&B call failed, continuing without it: {e}", stacklevel=2)
+            try:  # else W&B's atexit hook fails the same way again, with a traceback, at exit
+                import wandb
+
+                wandb.teardown()
+            except Exception:
+                pass
         self.run = None
 
 

@@ -1,4 +1,5 @@
-"""Helpers behind rules/common.smk: experiment grouping, per-rule resources, stable writes."""
+"""Helpers behind rules/common.smk: the settings each job reads, experiment grouping, per-rule
+resources, stable writes."""
 
 from __future__ import annotations
 
@@ -15,6 +16,157 @@ ABLATION_GROUPS: dict[str, tuple[str, ...]] = {
     "algorithm": ("algorithm", "main"),
     "sft": ("sft", "main"),
 }
+
+# The config keys each rule's job reads: patterns of vero.settings.cut_settings over the resolved
+# view of the config (experiments.<name>.{train,model,reward,mix} are the experiment's resolved
+# sections). A plain path declares a key and everything under it, `-path` cuts it again, `~path`
+# hides it (the job reads it as absent); `{experiment}`, `{category}`, `{benchmark}`,
+# `{checkpoint}` are the job's wildcards, `*` every key of a level. `results_dir` is always
+# declared; `wandb` is always readable and never reruns a job (vero.settings.UNTRACKED).
+#
+# A job reads its settings only (reading another key raises vero.settings.UndeclaredSetting), and
+# its rule reruns exactly when one of them changes: the rule's `settings` param is the path of a
+# file named by their content (README "Reruns").
+JOB_SETTINGS: dict[str, tuple[str, ...]] = {
+    "data_raw": ("data.source", "data.synthetic", "-data.synthetic.heldout_per_category"),
+    "data_heldout": (
+        "data.synthetic.heldout_per_category",
+        "data.synthetic.seed",
+        "data.synthetic.difficulty",
+    ),
+    "data_filter": ("data.filter", "-data.filter.max_drop_fraction"),
+    # the report also checks that every category some experiment trains on kept rows
+    "data_filter_report": ("data.filter.max_drop_fraction", "experiments.*.categories"),
+    # the mix checks the training prompt it will be used with (vero.prompts.training_system_prompt)
+    "data_mix": (
+        "seed",
+        "experiments.{experiment}.categories",
+        "experiments.{experiment}.mix",
+        "data.prompt",
+        "train.system_prompt",
+    ),
+    "build_tiny_model": ("model.family", "model.tiny", "-model.tiny.warm_start"),
+    # the demo's warm start (vero.models.warm_start): its pretrain split, then SFT of the tiny model
+    "data_pretrain": ("model.tiny.warm_start", "data.synthetic.difficulty"),
+    "warm_start": (
+        "model.base",
+        "model.family",
+        "model.dtype",
+        "model.tiny.warm_start",
+        "data.prompt",
+        "train.system_prompt",
+    ),
+    # everything of the experiment, resolved: a default it overrides does not rerun it
+    "train_experiment": (
+        "seed",
+        "experiments.{experiment}",
+        "-experiments.{experiment}.description",
+        "data.prompt",
+    ),
+    "eval_benchmark": (
+        "seed",
+        "model",
+        "reward",
+        "train.system_prompt",
+        "eval",
+        "-eval.sweep_every_k",
+        "-eval.paper_model",
+        "~eval.benchmarks",  # the suite's selection is planning; this job evaluates {benchmark}
+        "-eval.local_data.*",
+        "eval.local_data.{benchmark}",
+        "experiments.{experiment}.ablation",
+    ),
+    "eval_summary": (
+        "eval",
+        "-eval.sweep_every_k",
+        "-eval.paper_model",
+        "~eval.benchmarks",
+        "-eval.local_data.*",
+        "model",
+        "experiments.{experiment}.ablation",
+    ),
+    "eval_comparison": (
+        "eval.suite",
+        "eval.registry",
+        "eval.paper_model",
+        "experiments.*.ablation",
+        "experiments.*.train.algorithm",
+        "experiments.*.train.reward",
+        "experiments.*.train.trainer",
+    ),
+    "eval_sweep": (
+        "eval",
+        "-eval.paper_model",
+        "~eval.benchmarks",
+        "-eval.local_data.*",
+        "experiments.{experiment}.ablation",
+        "experiments.{experiment}.train.max_steps",
+        "experiments.{experiment}.train.save_steps",
+        "experiments.{experiment}.train.batch_size",
+        "experiments.{experiment}.train.mini_batch_size",
+    ),
+    # the reproduce_paper target (rules/reproduce.smk): a released model instead of an experiment
+    "reproduce_benchmark": (
+        "seed",
+        "model",
+        "reward",
+        "train.system_prompt",
+        "eval",
+        "-eval.sweep_every_k",
+        "-eval.paper_model",
+        "~eval.benchmarks",
+        "-eval.local_data.*",
+        "eval.local_data.{benchmark}",
+        "-eval.reproduce.models.*",
+        "eval.reproduce.models.{rmodel}",
+    ),
+    "reproduce_summary": (
+        "eval",
+        "-eval.sweep_every_k",
+        "-eval.paper_model",
+        "~eval.benchmarks",
+        "-eval.local_data.*",
+        "-eval.reproduce.models.*",
+        "eval.reproduce.models.{rmodel}",
+    ),
+    "reproduce_table": ("eval", "-eval.sweep_every_k"),
+    "analysis_reasoning_length": (
+        "seed",
+        "analysis.reasoning_length",
+        "-analysis.reasoning_length.experiments",
+        "experiments.*.ablation",
+        "experiments.*.categories",
+    ),
+    "analysis_skills": ("seed", "analysis.skills", "-analysis.skills.experiments"),
+    "analysis_probe": ("seed", "analysis.probe", "analysis.embeddings"),
+    "analysis_umap": ("seed", "analysis.umap", "analysis.embeddings"),
+    "analysis_transfer": ("analysis.transfer", "experiments.*.ablation", "experiments.*.categories"),
+    "analysis_dynamics": (
+        "analysis.dynamics",
+        "experiments.*.ablation",
+        "experiments.*.train.trainer",
+        "experiments.*.train.algorithm",
+    ),
+    "analysis_summary": (
+        "analysis",
+        "experiments.*.ablation",
+        "experiments.*.categories",
+        "experiments.*.description",
+    ),
+    "build_report": ("model.base", "model.family", "experiments.*.ablation"),
+}
+JOB_SETTINGS["analysis_dynamics_algorithm"] = JOB_SETTINGS["analysis_dynamics"]
+
+
+def job_settings_patterns(rule_name: str) -> tuple[str, ...]:
+    """The settings patterns of a rule; a rule without an entry is a clear error at parse."""
+    if rule_name not in JOB_SETTINGS:
+        raise KeyError(
+            f"rule {rule_name} declares no settings: add JOB_SETTINGS[{rule_name!r}] in vero/workflow.py "
+            "(the config keys its job reads)"
+        )
+    return JOB_SETTINGS[rule_name]
+
 
 # Resource keys a rule may take from config `resources:` (Snakemake / SLURM executor names).
 RESOURCE_KEYS = (

@@ -14,10 +14,11 @@ def main(argv=None):
     p.add_argument("--out-csv", help="one summary row per run")
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.analysis.stages import dynamics_stage, load_config_json, parse_pairs
+    from vero.analysis.stages import dynamics_stage, parse_pairs
+    from vero.settings import load_job_settings
 
     logs = {k: v[0] for k, v in parse_pairs(a.log, flag="--log").items()}
-    dynamics_stage(load_config_json(a.config_json), logs, a.out_dir, a.out_overlay, a.out_csv)
+    dynamics_stage(load_job_settings(a.config_json), logs, a.out_dir, a.out_overlay, a.out_csv)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ def main(argv=None):
     p.add_argument("--out-csv", required=True, help="top coefficients per category")
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.analysis.stages import load_config_json, probe_stage
+    from vero.analysis.stages import probe_stage
+    from vero.settings import load_job_settings
 
-    probe_stage(load_config_json(a.config_json), a.skills, a.out_json, a.out_png, a.out_csv)
+    probe_stage(load_job_settings(a.config_json), a.skills, a.out_json, a.out_png, a.out_csv)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,11 @@ def main(argv=None):
     p.add_argument("--out-png", required=True)
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.analysis.stages import load_config_json, parse_pairs, reasoning_length_stage
+    from vero.analysis.stages import parse_pairs, reasoning_length_stage
+    from vero.settings import load_job_settings
 
     reasoning_length_stage(
-        load_config_json(a.config_json), parse_pairs(a.trace, flag="--trace"), a.out_csv, a.out_png
+        load_job_settings(a.config_json), parse_pairs(a.trace, flag="--trace"), a.out_csv, a.out_png
     )
 
 

@@ -16,9 +16,10 @@ def main(argv=None):
     )
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.analysis.stages import load_config_json, skills_stage
+    from vero.analysis.stages import skills_stage
+    from vero.settings import load_job_settings
 
-    skills_stage(load_config_json(a.config_json), a.experiment, a.traces, a.out, a.cache_dir)
+    skills_stage(load_job_settings(a.config_json), a.experiment, a.traces, a.out, a.cache_dir)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ def main(argv=None):
     setup_cpu()
     from pathlib import Path
 
-    from vero.analysis.stages import load_config_json, summary_stage
+    from vero.analysis.stages import summary_stage
+    from vero.settings import load_job_settings
 
     paths = {
         k: getattr(a, k)
@@ -40,7 +41,7 @@ def main(argv=None):
     }
     for png in a.pngs:
         paths[f"{Path(png).parent.name}_{Path(png).stem}_png"] = png
-    summary_stage(load_config_json(a.config_json), paths, a.out)
+    summary_stage(load_job_settings(a.config_json), paths, a.out)
 
 
 if __name__ == "__main__":

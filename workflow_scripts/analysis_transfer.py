@@ -14,10 +14,11 @@ def main(argv=None):
     p.add_argument("--out-png", required=True)
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.analysis.stages import load_config_json, parse_pairs, transfer_stage
+    from vero.analysis.stages import parse_pairs, transfer_stage
+    from vero.settings import load_job_settings
 
     summaries = {k: v[0] for k, v in parse_pairs(a.summary, flag="--summary").items()}
-    transfer_stage(load_config_json(a.config_json), summaries, a.base_summary, a.out_csv, a.out_png)
+    transfer_stage(load_job_settings(a.config_json), summaries, a.base_summary, a.out_csv, a.out_png)
 
 
 if __name__ == "__main__":

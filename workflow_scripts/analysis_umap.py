@@ -15,9 +15,10 @@ def main(argv=None):
     p.add_argument("--out-json", required=True, help="what was embedded and how")
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.analysis.stages import load_config_json, umap_stage
+    from vero.analysis.stages import umap_stage
+    from vero.settings import load_job_settings
 
-    umap_stage(load_config_json(a.config_json), a.skills, a.out_png, a.out_html, a.out_points, a.out_json)
+    umap_stage(load_job_settings(a.config_json), a.skills, a.out_png, a.out_html, a.out_points, a.out_json)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """Build results/report/report.html (rule build_report)."""
 
 import argparse
-import json
 from pathlib import Path
 
 from vero.report import ReportInputs, build_report
+from vero.settings import load_job_settings
 
 
 def main(argv=None):
@@ -39,7 +39,7 @@ def main(argv=None):
         dynamics_pngs=list(a.dynamics),
         filter_report_md=a.filter_md,
         analysis_summary_json=a.analysis_summary,
-        config=json.loads(a.config_json.read_text()),
+        config=load_job_settings(a.config_json),
     )
     out = build_report(inputs, a.out)
     print(f"report written to {out} ({out.stat().st_size / 1e6:.1f} MB)")

@@ -1,6 +1,7 @@
 """Build the embedded tiny VLM (rule build_tiny_model) or a tiny text LM (the test judge).
 
-  python workflow_scripts/build_tiny_model.py --config-json results/resolved_config.json \
+  python -m vero.config config/demo.yaml > config.json   # or the job's results/settings/... file
+  python workflow_scripts/build_tiny_model.py --config-json config.json \
       --out results/models/tiny-qwen2_5_vl
   python workflow_scripts/build_tiny_model.py --family qwen3_vl --out DIR --hidden-size 128
   python workflow_scripts/build_tiny_model.py --text-lm qwen3 --out DIR
@@ -19,7 +20,11 @@ from vero.runtime import setup_cpu
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config-json", type=Path, help="validated config; family and shape from model.*")
+    p.add_argument(
+        "--config-json",
+        type=Path,
+        help="the job's settings or a config as JSON; family and shape from model.*",
+    )
     p.add_argument("--family", choices=["qwen2_5_vl", "qwen3_vl"], help="VLM family (overrides the config)")
     p.add_argument("--text-lm", choices=["qwen2", "qwen3"], help="build a text-only causal LM instead")
     p.add_argument("--out", type=Path, required=True, help="output model directory")
@@ -31,12 +36,12 @@ def main(argv=None):
     a = p.parse_args(argv)
     setup_cpu()
 
-    from vero.config import validate_config
     from vero.models.tiny import build_tiny_text_lm, build_tiny_vlm, describe, tiny_settings
+    from vero.settings import load_job_settings
 
     family, shape = None, {}
     if a.config_json is not None:
-        cfg = validate_config(json.loads(a.config_json.read_text()), source=str(a.config_json))
+        cfg = load_job_settings(a.config_json)
         family, shape = tiny_settings(cfg)
     for key in ("hidden_size", "num_layers", "num_heads", "vocab_size", "seed"):
         if getattr(a, key) is not None:

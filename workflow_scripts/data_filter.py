@@ -7,7 +7,11 @@ from vero.runtime import setup_cpu
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--config-json", required=True, help="the validated config (results/resolved_config.json)")
+    p.add_argument(
+        "--config-json",
+        required=True,
+        help="the job's settings (results/settings/<rule>/<sha>.json) or a config as JSON",
+    )
     p.add_argument("--category", required=True)
     p.add_argument("--input", required=True, help="data/raw/{category}.parquet")
     p.add_argument("--out", required=True, help="data/filtered/{category}.parquet")
@@ -17,10 +21,10 @@ def main(argv=None):
     )
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.config import load_config
     from vero.data.stages import filter_stage
+    from vero.settings import load_job_settings
 
-    filter_stage(load_config(a.config_json), a.category, a.input, a.out, a.report, a.eval_sets)
+    filter_stage(load_job_settings(a.config_json), a.category, a.input, a.out, a.report, a.eval_sets)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Evaluate one (experiment, checkpoint, benchmark): generate, score, write JSONL + summary JSON
 (rule eval_benchmark).
 
-  python workflow_scripts/eval_benchmark.py --config-json results/demo/resolved_config.json \
+  python -m vero.config config/demo.yaml > config.json   # or the job's results/settings/... file
+  python workflow_scripts/eval_benchmark.py --config-json config.json \
       --experiment base --checkpoint final --benchmark mini_stem \
       --out-jsonl results/demo/eval/base/final/mini_stem.jsonl \
       --out-summary results/demo/eval/base/final/mini_stem.json
@@ -22,10 +23,11 @@ def main(argv=None):
     p.add_argument("--out-summary", required=True)
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.eval.evaluate import evaluate_benchmark, load_config_json
+    from vero.eval.evaluate import evaluate_benchmark
+    from vero.settings import load_job_settings
 
     s = evaluate_benchmark(
-        load_config_json(a.config_json),
+        load_job_settings(a.config_json),
         experiment=a.experiment,
         checkpoint=a.checkpoint,
         benchmark=a.benchmark,

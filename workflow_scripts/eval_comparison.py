@@ -14,11 +14,13 @@ def main(argv=None):
     p.add_argument("--out-csv", required=True)
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.eval.evaluate import load_config_json, parse_named_paths, write_comparison
+    from vero.eval.evaluate import parse_named_paths
+    from vero.eval.writers import write_comparison
+    from vero.settings import load_job_settings
 
     paths = parse_named_paths(a.summary, "--summary")
     md, _ = write_comparison(
-        load_config_json(a.config_json), summary_paths=paths, out_md=a.out_md, out_csv=a.out_csv
+        load_job_settings(a.config_json), summary_paths=paths, out_md=a.out_md, out_csv=a.out_csv
     )
     print(md)
 

@@ -16,10 +16,11 @@ def main(argv=None):
     p.add_argument("--no-wandb", action="store_true", help="skip the W&B eval run")
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.eval.evaluate import load_config_json, summarize_checkpoint
+    from vero.eval.writers import summarize_checkpoint
+    from vero.settings import load_job_settings
 
     s = summarize_checkpoint(
-        load_config_json(a.config_json),
+        load_job_settings(a.config_json),
         experiment=a.experiment,
         checkpoint=a.checkpoint,
         benchmark_jsons=a.benchmarks,

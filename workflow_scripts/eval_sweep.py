@@ -15,11 +15,13 @@ def main(argv=None):
     p.add_argument("--no-wandb", action="store_true", help="skip the W&B sweep run")
     a = p.parse_args(argv)
     setup_cpu()
-    from vero.eval.evaluate import load_config_json, parse_named_paths, write_sweep
+    from vero.eval.evaluate import parse_named_paths
+    from vero.eval.writers import write_sweep
+    from vero.settings import load_job_settings
 
     paths = parse_named_paths(a.summary, "--summary")
     rows = write_sweep(
-        load_config_json(a.config_json),
+        load_job_settings(a.config_json),
         experiment=a.experiment,
         summary_paths=paths,
         out_csv=a.out_csv,

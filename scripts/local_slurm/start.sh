@@ -8,6 +8,7 @@
 #   LOCAL_SLURM_CPUS  CPUs the node offers (default: nproc). More than the machine has lets many
 #                     small jobs run at once (tests); slurmd is told to trust the config then.
 #   LOCAL_SLURM_INSTALL=0  never call apt-get (exit 3 if the daemons are missing)
+#   LOCAL_SLURM_ETC   where the config is linked (default /etc/slurm, the path srun inside jobs reads)
 #
 # Exit codes: 0 cluster up, 1 the node never came up, 3 SLURM not installed and not installable,
 # 4 daemons of another cluster (another LOCAL_SLURM_DIR) are running.
@@ -17,6 +18,9 @@ DIR=${LOCAL_SLURM_DIR:-/tmp/vero-local-slurm}
 FAKE_GPUS=${FAKE_GPUS:-2}
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 HERE=$(cd "$(dirname "$0")" && pwd)
+ETC=${LOCAL_SLURM_ETC:-/etc/slurm}
+# shellcheck source=etc.sh
+. "$HERE/etc.sh"
 
 have_slurm() { command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null; }
 if ! have_slurm; then
@@ -93,7 +97,8 @@ MinJobAge=900
 # Without a default a job that names no --mem is given the whole node.
 DefMemPerCPU=500
 ReturnToService=2
-KillWait=5
+# SLURM's default: the time a job has between SIGTERM and SIGKILL (its checkpoint, tests/test_slurm.py)
+KillWait=30
 Waittime=0
 $overrides
 $gres_types
@@ -105,15 +110,13 @@ changed=0
 for f in slurm.conf gres.conf; do
   if cmp -s "$DIR/etc/$f.new" "$DIR/etc/$f"; then rm -f "$DIR/etc/$f.new"; else mv "$DIR/etc/$f.new" "$DIR/etc/$f"; changed=1; fi
 done
-# slurmstepd drops every SLURM_* variable (SLURM_CONF too) before a job's inner srun, so the
-# config has to sit at the compiled-in path.
-mkdir -p /etc/slurm
-ln -sfn "$DIR/etc/slurm.conf" /etc/slurm/slurm.conf
-ln -sfn "$DIR/etc/gres.conf" /etc/slurm/gres.conf
+# The config has to sit at the compiled-in path (etc.sh says why); what /etc/slurm held before is
+# saved under $DIR/etc-saved and put back by stop.sh, or by this script when the cluster fails to come up.
+etc_install "$DIR" "$ETC" || exit 1
 
 if [ "$changed" = 1 ] && { running "$DIR/run/slurmctld.pid" || running "$DIR/run/slurmd.pid"; }; then
   echo "local_slurm: config changed, restarting the daemons" >&2
-  LOCAL_SLURM_DIR=$DIR "$HERE/stop.sh"
+  LOCAL_SLURM_DIR=$DIR LOCAL_SLURM_ETC=$ETC LOCAL_SLURM_KEEP_ETC=1 "$HERE/stop.sh"
 fi
 running "$DIR/run/slurmctld.pid" || slurmctld
 running "$DIR/run/slurmd.pid" || slurmd
@@ -131,6 +134,7 @@ case "$state" in
   idle|mixed|allocated|completing) ;;
   *) echo "local_slurm: node $NODE did not come up (state '$state')" >&2
      tail -n 20 "$DIR/log/slurmctld.log" "$DIR/log/slurmd.log" >&2 || true
+     LOCAL_SLURM_DIR=$DIR LOCAL_SLURM_ETC=$ETC "$HERE/stop.sh" >&2
      exit 1 ;;
 esac
 echo "local_slurm: up (node=$NODE cpus=$CPUS mem=${NODE_MB}MB gpus=$FAKE_GPUS dir=$DIR)"

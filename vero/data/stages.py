@@ -22,8 +22,9 @@ from vero.data.ingest import split_by_category, write_json
 from vero.data.io import write_records
 from vero.data.mixing import build_mix
 from vero.data.question_filter import QuestionFilterSettings, QuestionJudge
-from vero.data.readers import iter_source_records
+from vero.data.readers import iter_source_records, source_is_curated
 from vero.data.veromini import DEFAULT_DIFFICULTY, generate_category
+from vero.prompts import training_system_prompt
 
 
 def raw_stage(cfg: Mapping[str, Any], out_dir: str | Path, report_path: str | Path) -> dict[str, Any]:
@@ -36,8 +37,9 @@ def raw_stage(cfg: Mapping[str, Any], out_dir: str | Path, report_path: str | Pa
         progress=True,
     )
     report["source"] = data["source"]["kind"]
+    report["curated"] = source_is_curated(data["source"])
     write_json(report_path, report)
-    print(json.dumps({k: report[k] for k in ("rows_read", "written", "dropped")}))
+    print(json.dumps({k: report[k] for k in ("rows_read", "written", "dropped", "splits")}))
     return report
 
 
@@ -111,13 +113,21 @@ def filter_report_stage(
         r = json.loads(Path(p).read_text())
         reports[r["category"]] = r
     ingest = json.loads(Path(ingest_report).read_text()) if ingest_report else None
-    agg = aggregate_reports(reports, cfg["data"]["filter"]["max_drop_fraction"], ingest)
-    check_drop_limit(agg)  # its message carries the table
+    agg = aggregate_reports(
+        reports, cfg["data"]["filter"]["max_drop_fraction"], ingest, required_categories(cfg)
+    )
     md = report_markdown(agg)
     print(md)
+    check_drop_limit(agg)  # its message carries the table
     write_json(out_json, agg)
     Path(out_md).write_text(md)
     return agg
+
+
+def required_categories(cfg: Mapping[str, Any]) -> list[str]:
+    """The categories some experiment of the config trains on, in the canonical order."""
+    used = {c for name in cfg.get("experiments") or {} for c in resolve_experiment(cfg, name)["categories"]}
+    return [c for c in CATEGORIES if c in used]
 
 
 def mix_stage(
@@ -126,6 +136,7 @@ def mix_stage(
     """data/filtered/*.parquet -> data/mix/{experiment}.parquet in category-balanced order."""
     exp = resolve_experiment(cfg, experiment)
     mix = exp["mix"]
+    training_system_prompt(cfg)  # a prompt file that cannot be read fails here, before training
     summary = build_mix(
         {c: Path(filtered_dir) / f"{c}.parquet" for c in exp["categories"]},
         exp["categories"],

@@ -7,22 +7,24 @@
 - `openai`: any OpenAI-compatible server (`/v1/chat/completions`, images as base64 data URLs),
   e.g. a vLLM server, with bounded concurrency and retries.
 - `vllm_server`: starts vLLM's OpenAI-compatible server on the evaluated model for the job's
-  lifetime (from the python in $VERO_VLLM_PYTHON, i.e. envs/vllm.yaml, whose transformers pin
-  differs from the training stack's) and talks to it as `openai`; stopped when the job ends.
+  lifetime (from the python in $VERO_VLLM_PYTHON, i.e. envs/vllm.yaml as the rule vllm_server_env
+  records it) and talks to it as `openai`; stopped when the job ends.
 
-Every backend builds the conversation with `vero.prompts.build_messages`, the function training
-uses, so a checkpoint is evaluated on the prompt format it was trained on. Outputs keep the
-`<think>`/`<answer>` tags (special tokens are not stripped), since scoring reads them.
+Every backend sends the conversation `vero.eval.prompting.sample_messages` builds: the system
+turn `eval.system_prompt` asks for (none by default, so the model's own chat template decides;
+`backend_kwargs` resolves it), then the sample's turns with its images before the text. Outputs
+keep the `<think>`/`<answer>` tags (special tokens are not stripped), since scoring reads them.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -30,10 +32,19 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from vero.eval.prompting import sample_messages
 from vero.eval.samples import EvalSample
-from vero.prompts import build_messages
 
 BACKENDS = ("hf", "vllm", "openai", "vllm_server")
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendError",
+    "Generation",
+    "backend_kwargs",
+    "get_backend",
+    "sample_messages",
+]
 
 
 class BackendError(RuntimeError):
@@ -56,10 +67,6 @@ def _pil(data: bytes):
         return im.convert("RGB")
 
 
-def sample_messages(sample: EvalSample, system_prompt: str | None = None) -> list[dict]:
-    return build_messages(sample.question, len(sample.images), system_prompt)
-
-
 class Backend(ABC):
     name = "base"
 
@@ -68,10 +75,10 @@ class Backend(ABC):
         self,
         samples: Sequence[EvalSample],
         *,
-        temperature: float = 0.7,
-        max_new_tokens: int = 8192,
+        temperature: float = 0.6,
+        max_new_tokens: int = 16384,
         batch_size: int = 8,
-        top_p: float = 1.0,
+        top_p: float = 0.95,
         seed: int = 0,
     ) -> Generation:
         """Generate one completion per sample, in order."""
@@ -134,7 +141,7 @@ class HFBackend(Backend):
         text_ids = [t for t in out if t not in self.eos_ids and t != self.pad_id]
         return self.processor.tokenizer.decode(text_ids, skip_special_tokens=False), n
 
-    def generate(self, samples, *, temperature=0.7, max_new_tokens=8192, batch_size=8, top_p=1.0, seed=0):
+    def generate(self, samples, *, temperature=0.6, max_new_tokens=16384, batch_size=8, top_p=0.95, seed=0):
         import torch
 
         torch.manual_seed(seed)
@@ -235,7 +242,7 @@ class VLLMBackend(Backend):
             ]
         return messages
 
-    def generate(self, samples, *, temperature=0.7, max_new_tokens=8192, batch_size=8, top_p=1.0, seed=0):
+    def generate(self, samples, *, temperature=0.6, max_new_tokens=16384, batch_size=8, top_p=0.95, seed=0):
         # batch_size is vLLM's business (continuous batching); kept for the common signature
         params = self._vllm.SamplingParams(
             temperature=float(temperature),
@@ -348,7 +355,7 @@ class OpenAIBackend(Backend):
             f"{self.retries + 1} attempts: {last}"
         )
 
-    def generate(self, samples, *, temperature=0.7, max_new_tokens=8192, batch_size=8, top_p=1.0, seed=0):
+    def generate(self, samples, *, temperature=0.6, max_new_tokens=16384, batch_size=8, top_p=0.95, seed=0):
         body = {
             "model": self.model,
             "temperature": float(temperature),
@@ -424,7 +431,7 @@ class ServedVLLMBackend(Backend):
         )
         self._stack.callback(self.client.close)
 
-    def generate(self, samples, *, temperature=0.7, max_new_tokens=8192, batch_size=8, top_p=1.0, seed=0):
+    def generate(self, samples, *, temperature=0.6, max_new_tokens=16384, batch_size=8, top_p=0.95, seed=0):
         if self.client is None:
             raise BackendError("the vLLM server backend is closed")
         return self.client.generate(
@@ -452,3 +459,69 @@ def get_backend(name: str, model_path: str, **kwargs: Any) -> Backend:
     if name == "vllm_server":
         return ServedVLLMBackend(model_path, **kwargs)
     raise BackendError(f"unknown eval backend {name!r}; expected one of {list(BACKENDS)}")
+
+
+def backend_kwargs(cfg: Mapping) -> dict[str, Any]:
+    """Constructor arguments of the configured backend (`eval.backend`), from `eval` and `model`;
+    the system turn from `eval.system_prompt` (vero.eval.prompting.resolve_system_prompt)."""
+    from vero.eval.prompting import resolve_system_prompt
+
+    ev, model = cfg.get("eval") or {}, cfg.get("model") or {}
+    system_prompt = resolve_system_prompt(cfg)
+    pixels = {k: model.get(k) for k in ("min_pixels", "max_pixels")}
+    name = ev.get("backend", "hf")
+    if name == "hf":
+        return {
+            "system_prompt": system_prompt,
+            **pixels,
+            "dtype": model.get("dtype", "auto"),
+            "attn_implementation": model.get("attn_implementation"),
+        }
+    v = ev.get("vllm") or {}
+    if name == "vllm":
+        return {
+            "system_prompt": system_prompt,
+            **pixels,
+            "dtype": model.get("dtype", "auto"),
+            "tensor_parallel_size": ev.get("tensor_parallel_size", 1),
+            "gpu_memory_utilization": v.get("gpu_memory_utilization", 0.9),
+            "max_model_len": v.get("max_model_len"),
+            "enforce_eager": v.get("enforce_eager", False),
+            "max_images_per_prompt": v.get("max_images_per_prompt", 8),
+            "extra_engine_args": v.get("extra_engine_args") or {},
+            "seed": cfg.get("seed", 0),
+        }
+    if name == "openai":
+        o = ev.get("openai") or {}
+        return {
+            "system_prompt": system_prompt,
+            **pixels,
+            **{k: val for k, val in o.items() if val is not None},
+        }
+    if name == "vllm_server":
+        return _vllm_server_kwargs(cfg, system_prompt)
+    raise ValueError(f"config key 'eval.backend': unknown backend {name!r}")
+
+
+def _vllm_server_kwargs(cfg: Mapping, system_prompt: str | None) -> dict[str, Any]:
+    ev, model = cfg.get("eval") or {}, cfg.get("model") or {}
+    v, s = ev.get("vllm") or {}, ev.get("vllm_server") or {}
+    args = ["--dtype", model.get("dtype", "auto"), "--seed", str(cfg.get("seed", 0))]
+    args += ["--gpu-memory-utilization", str(v.get("gpu_memory_utilization", 0.9))]
+    args += ["--limit-mm-per-prompt", json.dumps({"image": v.get("max_images_per_prompt", 8), "video": 0})]
+    if v.get("max_model_len"):
+        args += ["--max-model-len", str(v["max_model_len"])]
+    if v.get("enforce_eager"):
+        args.append("--enforce-eager")
+    pixels = {k: model[k] for k in ("min_pixels", "max_pixels") if model.get(k)}
+    if pixels:
+        args += ["--mm-processor-kwargs", json.dumps(pixels)]
+    return {
+        "system_prompt": system_prompt,
+        "tensor_parallel_size": ev.get("tensor_parallel_size", 1),
+        "port": s.get("port"),
+        "health_timeout_s": s.get("health_timeout_s", 900),
+        "max_concurrency": s.get("max_concurrency", 64),
+        "timeout_s": s.get("timeout_s", 1800),
+        "extra_args": args + list(s.get("extra_args") or []),
+    }

@@ -32,6 +32,21 @@ def _fmt(v: Any, signed: bool = False) -> str:
     return str(v)
 
 
+def _coverage(summary: Mapping) -> str:
+    """ "scored/expected" benchmarks of a summary's overall score."""
+    o = summary.get("overall") or {}
+    expected = o.get("n_expected_benchmarks", o.get("n_benchmarks"))
+    return f"{o.get('n_scored_benchmarks')}/{expected}"
+
+
+def incomplete(summary: Mapping) -> list[str]:
+    """The suite's benchmarks a summary's overall score leaves out (not evaluated or no score)."""
+    o = summary.get("overall") or {}
+    if "missing" in o:
+        return list(o["missing"])
+    return list(summary.get("unscored_benchmarks") or [])
+
+
 def comparison_rows(
     summaries: Mapping[str, Mapping], cfg: Mapping, paper: Mapping | None = None
 ) -> list[dict[str, Any]]:
@@ -52,6 +67,7 @@ def comparison_rows(
             if name == BASE
             else _delta(s["overall"]["score"], base["overall"]["score"]),
             "n_scored_benchmarks": s["overall"]["n_scored_benchmarks"],
+            "coverage": _coverage(s),
         }
         for cat in CATEGORIES:
             sc = (s["categories"].get(cat) or {}).get("score")
@@ -141,7 +157,7 @@ def ablation_rows(summaries: Mapping[str, Mapping], cfg: Mapping, paper: Mapping
 COLUMNS = (
     ["experiment", "source", "ablation", "checkpoint", "overall", "overall_delta"]
     + [c for cat in CATEGORIES for c in (cat, f"{cat}_delta")]
-    + ["n_scored_benchmarks"]
+    + ["n_scored_benchmarks", "coverage"]
 )
 
 
@@ -160,7 +176,7 @@ def to_csv(rows: list[dict]) -> str:
 
 
 def to_markdown(rows: list[dict], ablations: list[dict], *, suite: str, notes: list[str] = ()) -> str:
-    head = ["model", "overall", "Δ base"] + [CATEGORY_NAMES[c] for c in CATEGORIES]
+    head = ["model", "overall", "Δ base"] + [CATEGORY_NAMES[c] for c in CATEGORIES] + ["benchmarks"]
     lines = [
         f"# Evaluation: base model vs every experiment ({suite} suite)",
         "",
@@ -174,6 +190,7 @@ def to_markdown(rows: list[dict], ablations: list[dict], *, suite: str, notes: l
         for cat in CATEGORIES:
             s, d = r.get(cat), r.get(f"{cat}_delta")
             cells.append(_fmt(s) if d is None else f"{_fmt(s)} ({_fmt(d, signed=True)})")
+        cells.append(r.get("coverage") or "–")
         lines.append("| " + " | ".join(cells) + " |")
     if ablations:
         lines += [
@@ -216,5 +233,18 @@ def build_comparison(
         notes.append(
             "Benchmarks without any scored sample (left out of the averages, not counted as 0): "
             f"{', '.join(unscored)}."
+        )
+    gaps = {name: incomplete(s) for name, s in summaries.items() if incomplete(s)}
+    for name, missing in gaps.items():
+        notes.append(
+            f"{name}: the overall covers {_coverage(summaries[name])} benchmarks; "
+            f"missing: {', '.join(missing)}."
+        )
+    if gaps and (cfg.get("eval") or {}).get("paper_model") and paper:
+        notes.insert(
+            0,
+            "INCOMPLETE comparison with the paper: the paper averages over all 30 VeroEval benchmarks, "
+            f"and {len(gaps)} evaluated model(s) here miss some ({', '.join(gaps)}); their overall and "
+            "category scores are not comparable with the paper's rows.",
         )
     return to_markdown(rows, ablations, suite=suite, notes=notes), to_csv(rows)

@@ -1,32 +1,52 @@
-"""One evaluation job end to end, and the per-checkpoint / per-run aggregation around it.
+"""One evaluation job end to end (rules eval_benchmark and reproduce_benchmark).
 
-`evaluate_benchmark` = load samples → generate with the configured backend → score → write
-`eval/{experiment}/{checkpoint}/{benchmark}.jsonl` (one line per sample) and `{benchmark}.json`.
-`summarize_checkpoint` merges the per-benchmark summaries into `summary.json` and logs the
-per-benchmark table to a W&B eval run (job_type "eval"); `write_comparison` writes the tables.
+`evaluate_benchmark` = load samples (vero.eval.samples) → check the judge when samples need one
+(vero.eval.judging) → generate with the configured backend (vero.eval.backends), reusing outputs
+only under the same content key (vero.eval.cache) → score every output (vero.eval.scoring.score_all) →
+write `eval/{experiment}/{checkpoint}/{benchmark}.jsonl` (one line per sample) and
+`{benchmark}.json` (vero.eval.aggregate.benchmark_summary). `evaluate_model` is the same job for
+any model (the released checkpoints of the reproduce target). The stage's other rules live in
+vero.eval.writers (summaries, comparison, sweeps) and vero.eval.reproduce.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from vero.categories import CATEGORIES
-from vero.config import config_hash
-from vero.eval.aggregate import benchmark_summary, checkpoint_summary, read_json, write_json
-from vero.eval.backends import get_backend
-from vero.eval.registry import get_benchmark, paper_reference, registry_path
-from vero.eval.samples import load_samples
-from vero.eval.scoring import JUDGE_TYPES, score_output
+from vero.eval.aggregate import benchmark_summary, write_json
+from vero.eval.backends import backend_kwargs, get_backend
+from vero.eval.cache import generation_key, model_fingerprint, read_generated, write_generated
+from vero.eval.judging import eval_job_gpus, judge_for, judge_served_in_job, judge_wanted, preflight_judge
+from vero.eval.registry import BenchmarkSpec, get_benchmark
+from vero.eval.samples import LoadResult, load_samples
+from vero.eval.scoring import benchmark_coords, needs_judge_for, score_all
+from vero.eval.writers import log_eval_run, summarize_checkpoint, write_comparison, write_jsonl, write_sweep
 
 BASE = "base"
 # default of evaluate_benchmark(judge=...): build the judge from the config (None means no judge)
 FROM_CONFIG = object()
+# kept importable from here for callers of the module before it was split by concern
+__all__ = [
+    "FROM_CONFIG",
+    "backend_kwargs",
+    "eval_job_gpus",
+    "evaluate_benchmark",
+    "evaluate_model",
+    "generation_settings",
+    "judge_for",
+    "load_config_json",
+    "log_eval_run",
+    "model_path_for",
+    "parse_named_paths",
+    "summarize_checkpoint",
+    "write_comparison",
+    "write_sweep",
+]
 
 
 def load_config_json(path: str | Path) -> dict:
@@ -74,111 +94,187 @@ def model_path_for(
     return f"{results_dir}/runs/{experiment}/{checkpoint}"
 
 
-def backend_kwargs(cfg: Mapping) -> dict[str, Any]:
-    """Constructor arguments of the configured backend, from `eval`, `model` and `train`."""
-    ev, model = cfg.get("eval") or {}, cfg.get("model") or {}
-    system_prompt = (cfg.get("train") or {}).get("system_prompt")
-    common = {
-        "system_prompt": system_prompt,
-        "min_pixels": model.get("min_pixels"),
-        "max_pixels": model.get("max_pixels"),
+def generation_settings(cfg: Mapping) -> dict:
+    """Sampling settings of evaluation (`eval.*`; defaults are the release's: temperature 0.6,
+    top_p 0.95, 16,384 new tokens)."""
+    ev = cfg.get("eval") or {}
+    return {
+        "temperature": float(ev.get("temperature", 0.6)),
+        "top_p": float(ev.get("top_p", 0.95)),
+        "max_new_tokens": int(ev.get("max_new_tokens", 16384)),
+        "batch_size": int(ev.get("batch_size", 8)),
+        "seed": int(cfg.get("seed", 0)),
     }
-    name = ev.get("backend", "hf")
-    if name == "hf":
-        return {
-            **common,
-            "dtype": model.get("dtype", "auto"),
-            "attn_implementation": model.get("attn_implementation"),
-        }
-    if name == "vllm":
-        v = ev.get("vllm") or {}
-        return {
-            **common,
-            "dtype": model.get("dtype", "auto"),
-            "tensor_parallel_size": ev.get("tensor_parallel_size", 1),
-            "gpu_memory_utilization": v.get("gpu_memory_utilization", 0.9),
-            "max_model_len": v.get("max_model_len"),
-            "enforce_eager": v.get("enforce_eager", False),
-            "max_images_per_prompt": v.get("max_images_per_prompt", 8),
-            "extra_engine_args": v.get("extra_engine_args") or {},
-            "seed": cfg.get("seed", 0),
-        }
-    if name == "openai":
-        o = ev.get("openai") or {}
-        return {**common, **{k: v for k, v in o.items() if v is not None}}
-    if name == "vllm_server":
-        v, s = ev.get("vllm") or {}, ev.get("vllm_server") or {}
-        args = ["--dtype", model.get("dtype", "auto"), "--seed", str(cfg.get("seed", 0))]
-        args += ["--gpu-memory-utilization", str(v.get("gpu_memory_utilization", 0.9))]
-        args += [
-            "--limit-mm-per-prompt",
-            json.dumps({"image": v.get("max_images_per_prompt", 8), "video": 0}),
-        ]
-        if v.get("max_model_len"):
-            args += ["--max-model-len", str(v["max_model_len"])]
-        if v.get("enforce_eager"):
-            args.append("--enforce-eager")
-        pixels = {k: model[k] for k in ("min_pixels", "max_pixels") if model.get(k)}
-        if pixels:
-            args += ["--mm-processor-kwargs", json.dumps(pixels)]
-        return {
-            "system_prompt": system_prompt,
-            "tensor_parallel_size": ev.get("tensor_parallel_size", 1),
-            "port": s.get("port"),
-            "health_timeout_s": s.get("health_timeout_s", 900),
-            "max_concurrency": s.get("max_concurrency", 64),
-            "timeout_s": s.get("timeout_s", 1800),
-            "extra_args": args + list(s.get("extra_args") or []),
-        }
-    raise ValueError(f"config key 'eval.backend': unknown backend {name!r}")
 
 
-@contextmanager
-def judge_for(cfg: Mapping, needed: bool = True) -> Iterator[Any]:
-    """The LLM judge client while the block runs, or None (judge samples then stay unscored).
+def _load(cfg: Mapping, spec: BenchmarkSpec, label: str) -> LoadResult:
+    ev = cfg.get("eval") or {}
+    loaded = load_samples(spec, max_samples=ev.get("max_samples"), seed=int(cfg.get("seed", 0)))
+    dropped = f", dropped {loaded.dropped_dict()}" if loaded.dropped else ""
+    print(f"[eval] {label}: {len(loaded.samples)} samples of {loaded.n_rows} rows{dropped}", file=sys.stderr)
+    return loaded
 
-    With `reward.judge.serve.enabled` the judge model is served by vLLM inside this job, on the
-    GPUs generation has released (`eval_job_gpus` reserves enough of them); otherwise the client
-    talks to `reward.judge.base_url`.
+
+def _generate(
+    cfg: Mapping, spec: BenchmarkSpec, model: str, samples: list, out_jsonl: Path, backend: Any
+) -> dict:
+    """Generated texts, token counts and seconds; reused from an earlier attempt only when the
+    content key (model content, prompts, settings, code) is the same."""
+    ev = cfg.get("eval") or {}
+    settings = generation_settings(cfg)
+    kwargs = backend_kwargs(cfg)
+    backend_name = ev.get("backend", "hf") if backend is None else getattr(backend, "name", "custom")
+    memo = Path(cfg.get("results_dir", "results")) / "eval" / ".cache" / "file_sha256.json"
+    fingerprint = model_fingerprint(
+        model, mode=(ev.get("cache") or {}).get("weights_hash", "content"), memo_path=memo
+    )
+    key, parts = generation_key(
+        model=fingerprint,
+        samples=samples,
+        settings={**settings, "backend": backend_name, "backend_kwargs": kwargs},
+        benchmark=spec.data_fingerprint(),
+    )
+    partial = Path(f"{out_jsonl}.generated.json")
+    cached = read_generated(partial, key)
+    if cached is not None:
+        print(f"[eval] reusing {len(cached[0])} generated outputs from {partial} (same key)", file=sys.stderr)
+        return {
+            "texts": cached[0],
+            "counts": cached[1],
+            "seconds": cached[2],
+            "backend": backend_name,
+            "cached": True,
+        }
+    texts: list[str] = []
+    counts: list[int | None] = []
+    seconds = 0.0
+    if samples:
+        own = backend is None
+        if own:
+            backend = get_backend(backend_name, model, **kwargs)
+        try:
+            gen = backend.generate(samples, **settings)
+        finally:
+            if own:
+                backend.close()
+        texts, counts, seconds = gen.texts, gen.completion_tokens or [None] * len(samples), gen.seconds
+        write_generated(partial, key, parts, texts, counts, seconds)
+    return {"texts": texts, "counts": counts, "seconds": seconds, "backend": backend_name, "cached": False}
+
+
+def _score(
+    cfg: Mapping, spec: BenchmarkSpec, samples: list, gen: dict, judge: Any, family: str
+) -> list[dict]:
+    """Score every output with vero.eval.scoring (the judge checked first when it is served here)."""
+    ev = cfg.get("eval") or {}
+    needs_judge = needs_judge_for(spec, samples)
+    served = judge_served_in_job(cfg)
+    ctx = judge_for(cfg, needs_judge, preflight=served) if judge is FROM_CONFIG else nullcontext(judge)
+    family_cfg = {**cfg, "model": {**(cfg.get("model") or {}), "family": family}}
+    with ctx as client:
+        return score_all(
+            samples,
+            gen["texts"],
+            gen["counts"],
+            judge=client,
+            judge_concurrency=int(((cfg.get("reward") or {}).get("judge") or {}).get("max_concurrency", 64)),
+            desc=f"score[{spec.key}]",
+            coords=benchmark_coords(family_cfg, spec),
+            scoring=spec.scoring,
+            judge_retries=int((ev.get("judge") or {}).get("unparsed_retries", 2)),
+            max_completion_tokens=generation_settings(cfg)["max_new_tokens"],
+            require_format=bool(ev.get("require_format", False)),
+            reward_config=cfg.get("reward"),
+        )
+
+
+def evaluate_model(
+    cfg: Mapping,
+    *,
+    model: str,
+    family: str,
+    labels: Mapping[str, str],
+    benchmark: str,
+    out_jsonl: str | Path,
+    out_summary: str | Path,
+    backend=None,
+    judge: Any = FROM_CONFIG,
+) -> dict:
+    """Evaluate `model` (a directory or hub id of model family `family`) on one benchmark.
+
+    `labels` go into every record and the summary (experiment/checkpoint, or the reproduce
+    target's model name). `backend` may be passed in (tests, the benchmark harness) to reuse a
+    loaded model, and `judge` to use a given judge client (None: judge samples stay unscored).
     """
-    judge_cfg = (cfg.get("reward") or {}).get("judge") or {}
-    if not (judge_cfg.get("enabled") and needed):
-        yield None
-        return
-    from vero.rewards import JudgeClient
+    spec = get_benchmark(cfg, benchmark)
+    label = "/".join(str(v) for v in labels.values()) + f"/{benchmark}"
+    loaded = _load(cfg, spec, label)
+    samples = loaded.samples
+    needs_judge = needs_judge_for(spec, samples)
+    if judge is FROM_CONFIG and judge_wanted(cfg, needs_judge) and not judge_served_in_job(cfg):
+        with judge_for(cfg, needs_judge) as early:  # fail before hours of generation, naming the judge
+            preflight_judge(early)
+    gen = _generate(cfg, spec, model, samples, Path(out_jsonl), backend)
+    scores = _score(cfg, spec, samples, gen, judge, family)
+    records = [
+        {
+            "id": s.id,
+            "benchmark": s.benchmark,
+            "category": s.category,
+            **labels,
+            "question": s.question,
+            "answer": s.answer,
+            "reward_type": s.reward_type,
+            "scorer": s.scorer,
+            "output": text,
+            "completion_tokens": n,
+            **({"part": s.meta["config"]} if s.meta.get("config") else {}),
+            **scored,
+        }
+        for s, text, n, scored in zip(samples, gen["texts"], gen["counts"], scores, strict=True)
+    ]
+    write_jsonl(out_jsonl, records)
+    meta = _summary_meta(cfg, spec, model, labels, gen, len(samples), judge)
+    meta.update(n_rows=loaded.n_rows, dropped=loaded.dropped_dict())
+    judge_cfg = (cfg.get("eval") or {}).get("judge") or {}
+    summary = benchmark_summary(
+        records, meta=meta, scoring=spec.scoring, max_unparsed_share=judge_cfg.get("max_unparsed_share")
+    )
+    write_json(out_summary, summary)
+    Path(f"{out_jsonl}.generated.json").unlink(missing_ok=True)
+    return summary
 
-    serve = judge_cfg.get("serve") or {}
-    if not serve.get("enabled"):
-        yield JudgeClient.from_config(judge_cfg)
-        return
-    from vero.eval.serve import served_vllm
 
-    with served_vllm(
-        judge_cfg.get("model", "Qwen/Qwen3-32B"),
-        gpus=int(serve.get("gpus", 1)),
-        extra_args=serve.get("extra_args") or (),
-        health_timeout_s=float(serve.get("health_timeout_s", 900)),
-        label="judge server",
-    ) as url:
-        yield JudgeClient.from_config({**judge_cfg, "base_url": url})
+def _summary_meta(
+    cfg: Mapping, spec: BenchmarkSpec, model: str, labels: Mapping, gen: dict, n: int, judge
+) -> dict:
+    from vero.eval.prompting import resolve_system_prompt
 
-
-def eval_job_gpus(cfg: Mapping, benchmark: str, configured: int) -> int:
-    """GPUs one evaluation job needs: the configured ones, and enough for a judge served in the
-    job (after generation) when the benchmark may have judge-scored samples."""
-    from vero.eval.registry import may_need_judge
-
-    serve = ((cfg.get("reward") or {}).get("judge") or {}).get("serve") or {}
-    judge_on = ((cfg.get("reward") or {}).get("judge") or {}).get("enabled")
-    if judge_on and serve.get("enabled") and may_need_judge(get_benchmark(cfg, benchmark)):
-        return max(int(configured), int(serve.get("gpus", 1)))
-    return int(configured)
-
-
-def _coords(cfg: Mapping) -> str:
-    from vero.models import coords_for
-
-    return coords_for(cfg["model"]["family"])
+    settings = generation_settings(cfg)
+    seconds = gen["seconds"]
+    return {
+        "benchmark": spec.key,
+        "name": spec.name,
+        "category": spec.category,
+        "metric": spec.metric,
+        "scorer": spec.scorer,
+        **labels,
+        "model": model,
+        "data": spec.local_path
+        or f"{', '.join(f'{h}:{c}' if c else h for h, c in spec.hub_parts)} ({spec.split})",
+        "registry_version": spec.version,
+        "release_task": spec.release_task,
+        "generation": {
+            "backend": gen["backend"],
+            **settings,
+            "system_prompt": (cfg.get("eval") or {}).get("system_prompt", "model"),
+            "system_prompt_text": resolve_system_prompt(cfg),
+            "reused_outputs": gen["cached"],
+            "seconds": round(seconds, 3),
+            "samples_per_s": round(n / seconds, 3) if seconds > 0 else None,
+        },
+        "judge": judge_wanted(cfg, True) if judge is FROM_CONFIG else judge is not None,
+    }
 
 
 def evaluate_benchmark(
@@ -192,287 +288,18 @@ def evaluate_benchmark(
     backend=None,
     judge: Any = FROM_CONFIG,
 ) -> dict:
-    """Run one (experiment, checkpoint, benchmark) job; returns the benchmark summary.
-
-    `backend` may be passed in (tests, the benchmark harness) to reuse a loaded model, and
-    `judge` to use a given judge client (None: judge-scored samples stay unscored).
-    """
-    ev = cfg.get("eval") or {}
-    spec = get_benchmark(cfg, benchmark)
-    model_path = model_path_for(cfg, experiment, checkpoint)
-    if experiment != BASE and not Path(model_path).is_dir():
-        raise FileNotFoundError(
-            f"{model_path}: checkpoint directory not found (has training run and saved it?)"
-        )
-    loaded = load_samples(spec, max_samples=ev.get("max_samples"), seed=int(cfg.get("seed", 0)))
-    samples = loaded.samples
-    print(
-        f"[eval] {experiment}/{checkpoint}/{benchmark}: {len(samples)} samples of {loaded.n_rows} rows"
-        + (f", dropped {loaded.dropped_dict()}" if loaded.dropped else ""),
-        file=sys.stderr,
+    """Run one (experiment, checkpoint, benchmark) job of this study; returns the benchmark summary."""
+    model = model_path_for(cfg, experiment, checkpoint)
+    if experiment != BASE and not Path(model).is_dir():
+        raise FileNotFoundError(f"{model}: checkpoint directory not found (has training run and saved it?)")
+    return evaluate_model(
+        cfg,
+        model=model,
+        family=cfg["model"]["family"],
+        labels={"experiment": experiment, "checkpoint": checkpoint},
+        benchmark=benchmark,
+        out_jsonl=out_jsonl,
+        out_summary=out_summary,
+        backend=backend,
+        judge=judge,
     )
-    gen_settings = {
-        "temperature": float(ev.get("temperature", 0.7)),
-        "top_p": float(ev.get("top_p", 1.0)),
-        "max_new_tokens": int(ev.get("max_new_tokens", 8192)),
-        "batch_size": int(ev.get("batch_size", 8)),
-        "seed": int(cfg.get("seed", 0)),
-    }
-    own_backend = backend is None
-    texts: list[str] = []
-    counts: list[int | None] = []
-    seconds = 0.0
-    # Generation is the expensive part; it is kept beside the output until scoring has succeeded,
-    # so a rerun after a scoring failure (e.g. a judge outage) does not generate again.
-    partial = Path(f"{out_jsonl}.generated.json")
-    key = config_hash({"model": model_path, "ids": [s.id for s in samples], **gen_settings})
-    cached = _read_generated(partial, key)
-    if cached is not None:
-        texts, counts, seconds = cached
-        print(f"[eval] reusing {len(texts)} generated outputs from {partial}", file=sys.stderr)
-    elif samples:
-        if own_backend:
-            backend = get_backend(ev.get("backend", "hf"), model_path, **backend_kwargs(cfg))
-        try:
-            gen = backend.generate(samples, **gen_settings)
-        finally:
-            if own_backend:
-                backend.close()
-        texts, counts, seconds = gen.texts, gen.completion_tokens or [None] * len(samples), gen.seconds
-        write_json(partial, {"key": key, "texts": texts, "completion_tokens": counts, "seconds": seconds})
-    needs_judge = any(s.reward_type in JUDGE_TYPES for s in samples)
-    with judge_for(cfg, needs_judge) if judge is FROM_CONFIG else nullcontext(judge) as judge:
-        scores = score_all(
-            samples,
-            texts,
-            counts,
-            judge=judge,
-            judge_concurrency=int(((cfg.get("reward") or {}).get("judge") or {}).get("max_concurrency", 16)),
-            desc=f"score[{benchmark}]",
-            coords=_coords(cfg),
-            max_completion_tokens=gen_settings["max_new_tokens"],
-            require_format=bool(ev.get("require_format", False)),
-            reward_config=cfg.get("reward"),
-        )
-    records = [
-        {
-            "id": s.id,
-            "benchmark": s.benchmark,
-            "category": s.category,
-            "experiment": experiment,
-            "checkpoint": checkpoint,
-            "question": s.question,
-            "answer": s.answer,
-            "reward_type": s.reward_type,
-            "scorer": s.scorer,
-            "output": text,
-            "completion_tokens": n,
-            **scored,
-        }
-        for s, text, n, scored in zip(samples, texts, counts, scores, strict=True)
-    ]
-    _write_jsonl(out_jsonl, records)
-    meta = {
-        "benchmark": spec.key,
-        "name": spec.name,
-        "category": spec.category,
-        "metric": spec.metric,
-        "scorer": spec.scorer,
-        "experiment": experiment,
-        "checkpoint": checkpoint,
-        "model": model_path,
-        "data": spec.local_path
-        or f"{', '.join(f'{h}:{c}' if c else h for h, c in spec.hub_parts)} ({spec.split})",
-        "n_rows": loaded.n_rows,
-        "dropped": loaded.dropped_dict(),
-        "generation": {
-            "backend": ev.get("backend", "hf") if own_backend else getattr(backend, "name", "custom"),
-            **gen_settings,
-            "seconds": round(seconds, 3),
-            "samples_per_s": round(len(samples) / seconds, 3) if seconds > 0 else None,
-        },
-        "judge": judge is not None,
-    }
-    summary = benchmark_summary(records, meta=meta)
-    write_json(out_summary, summary)
-    partial.unlink(missing_ok=True)
-    return summary
-
-
-def _read_generated(path: Path, key: str) -> tuple[list[str], list[int | None], float] | None:
-    """Outputs generated by an earlier attempt of the same job (same model, samples, settings)."""
-    if not path.exists():
-        return None
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    if doc.get("key") != key:
-        return None
-    return list(doc["texts"]), list(doc["completion_tokens"]), float(doc.get("seconds", 0.0))
-
-
-def score_all(
-    samples: Sequence,
-    texts: Sequence[str],
-    counts: Sequence[int | None],
-    *,
-    judge: Any,
-    judge_concurrency: int = 16,
-    desc: str = "score",
-    **score_kwargs: Any,
-) -> list[dict]:
-    """Score every output. Judge-scored samples wait on an HTTP endpoint, so they run in a thread
-    pool (the judge client bounds its own concurrency); the rest run in this thread, where
-    math-verify's signal-based timeout works."""
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
-    from tqdm.auto import tqdm
-
-    results: list[dict | None] = [None] * len(samples)
-    remote = [i for i, s in enumerate(samples) if judge is not None and s.reward_type in JUDGE_TYPES]
-    remote_set = set(remote)
-
-    def one(i: int) -> dict:
-        return score_output(samples[i], texts[i], judge=judge, completion_tokens=counts[i], **score_kwargs)
-
-    with tqdm(total=len(samples), desc=desc, unit="sample", mininterval=5, file=sys.stderr) as bar:
-        for i in range(len(samples)):
-            if i not in remote_set:
-                results[i] = one(i)
-                bar.update(1)
-        if remote:
-            with ThreadPoolExecutor(max(1, judge_concurrency)) as pool:
-                futures = {pool.submit(one, i): i for i in remote}
-                for fut in as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    bar.update(1)
-    return results  # type: ignore[return-value]
-
-
-def _write_jsonl(path: str | Path, records: Sequence[Mapping]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
-    os.replace(tmp, path)
-
-
-def summarize_checkpoint(
-    cfg: Mapping,
-    *,
-    experiment: str,
-    checkpoint: str,
-    benchmark_jsons: Sequence[str | Path],
-    out: str | Path,
-    track: bool = True,
-) -> dict:
-    """Write summary.json for one (experiment, checkpoint) and log it to a W&B eval run."""
-    benches = [read_json(p) for p in benchmark_jsons]
-    summary = checkpoint_summary(benches, experiment=experiment, checkpoint=checkpoint)
-    write_json(out, summary)
-    if track:
-        log_eval_run(cfg, summary)
-    return summary
-
-
-def log_eval_run(cfg: Mapping, summary: Mapping) -> None:
-    """One W&B run (job_type "eval") per evaluated experiment checkpoint: the per-benchmark table
-    plus category and overall scores in the run summary. W&B trouble never fails the job."""
-    import pandas as pd
-
-    from vero.tracking import init_run
-
-    experiment, checkpoint = summary["experiment"], summary["checkpoint"]
-    ablation = (
-        "base"
-        if experiment == BASE
-        else (cfg.get("experiments") or {}).get(experiment, {}).get("ablation", "main")
-    )
-    run = init_run(
-        experiment=experiment,
-        group=ablation,
-        job_type="eval",
-        config={
-            "eval": dict(cfg.get("eval") or {}),
-            "model": dict(cfg.get("model") or {}),
-            "checkpoint": checkpoint,
-        },
-        wandb_cfg=cfg.get("wandb"),
-        name=f"{experiment}-eval-{checkpoint}",
-    )
-    try:
-        table = pd.DataFrame(
-            [
-                {
-                    "benchmark": k,
-                    "category": v["category"],
-                    "metric": v["metric"],
-                    "score": v["score"],
-                    "n": v["n"],
-                    "n_scored": v["n_scored"],
-                }
-                for k, v in summary["benchmarks"].items()
-            ]
-        )
-        run.log_table("eval/benchmarks", table)
-        values = {"eval/overall": summary["overall"]["score"]}
-        values.update({f"eval/{c}": v["score"] for c, v in summary["categories"].items()})
-        run.summary_update({k: v for k, v in values.items() if v is not None})
-    finally:
-        run.finish()
-
-
-def write_comparison(
-    cfg: Mapping, *, summary_paths: Mapping[str, str | Path], out_md: str | Path, out_csv: str | Path
-) -> tuple[str, str]:
-    from vero.eval.comparison import build_comparison
-
-    summaries = {name: read_json(p) for name, p in summary_paths.items()}
-    paper = paper_reference(registry_path(cfg))
-    md, csv_text = build_comparison(summaries, cfg, paper)
-    for path, text in ((out_md, md), (out_csv, csv_text)):
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    return md, csv_text
-
-
-def write_sweep(
-    cfg: Mapping,
-    *,
-    experiment: str,
-    summary_paths: Mapping[str, str | Path],
-    out_csv: str | Path,
-    out_json: str | Path,
-    track: bool = True,
-) -> list[dict]:
-    """Write the sweep curve (CSV + JSON) and log it to a W&B eval run, one point per step."""
-    from vero.eval.sweep import curve_csv, sweep_curve
-
-    rows = sweep_curve(cfg, experiment, {c: read_json(p) for c, p in summary_paths.items()})
-    write_json(out_json, {"experiment": experiment, "points": rows})
-    Path(out_csv).write_text(curve_csv(rows))
-    if track:
-        from vero.tracking import init_run
-
-        run = init_run(
-            experiment=experiment,
-            group=(cfg.get("experiments") or {}).get(experiment, {}).get("ablation", "main"),
-            job_type="eval",
-            config={"eval": dict(cfg.get("eval") or {}), "sweep": [r["checkpoint"] for r in rows]},
-            wandb_cfg=cfg.get("wandb"),
-            name=f"{experiment}-eval-sweep",
-        )
-        try:
-            for r in rows:
-                point = {"sweep/overall": r["overall"]}
-                point.update({f"sweep/{c}": r[c] for c in CATEGORIES if r.get(c) is not None})
-                run.log({k: v for k, v in point.items() if v is not None}, step=int(r["step"]))
-        finally:
-            run.finish()
-    return rows

@@ -109,7 +109,9 @@ def _answer_items(text: str):
 
 
 def parse_box(text: str) -> list[float] | None:
-    """The first predicted box of an answer: [{"bbox_2d": [...]}], {"bbox_2d": [...]} or [x1, y1, x2, y2]."""
+    """The last predicted box of an answer (the JSON values are walked from the end of the text):
+    [{"bbox_2d": [...]}], {"bbox_2d": [...]} or [x1, y1, x2, y2]. Not the release's rule, which takes
+    the first box: VeroEval's AerialVG uses `vero.eval.geometry.release_box`."""
     for item in _answer_items(text):
         if isinstance(item, dict):
             box = _numbers(item.get("bbox_2d", item.get("bbox")), 4)
@@ -121,7 +123,9 @@ def parse_box(text: str) -> list[float] | None:
 
 
 def parse_point(text: str) -> list[float] | None:
-    """The predicted click: [{"point_2d": [x, y]}], [x, y], or the centre of a predicted box."""
+    """The last predicted click of an answer: [{"point_2d": [x, y]}], [x, y], or the centre of a
+    predicted box. Not the release's rule (first point, then fallbacks): VeroEval's ScreenSpot uses
+    `vero.eval.geometry.release_point`."""
     for item in _answer_items(text):
         if isinstance(item, dict):
             pt = _numbers(item.get("point_2d", item.get("point")), 2)

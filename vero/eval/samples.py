@@ -1,5 +1,5 @@
-"""Turn benchmark rows (hub, local file in the published format, or canonical VeroMini rows)
-into `EvalSample`s.
+"""Turn benchmark rows (hub, local copy in the published layout, or canonical VeroMini rows) into
+`EvalSample`s: rows → (expansion) → images, gold answer, prompt.
 
 Malformed rows are dropped with a reason code and counted (`LoadResult.dropped`), never raised:
 one broken row must not cost the other few thousand. Structural problems (a missing file, a
@@ -9,9 +9,6 @@ field the registry names that no row has) raise `SampleLoadError` naming the ben
 from __future__ import annotations
 
 import ast
-import base64
-import binascii
-import io
 import json
 import random
 import re
@@ -21,19 +18,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vero.eval.expand import ExpandedRows, columns, plan_expansion
+from vero.eval.images import ImageDrop, decode_size, fetch_image, image_bytes, labelled_strip
+from vero.eval.prompting import PromptDrop, build_prompt
 from vero.eval.registry import BenchmarkSpec
-from vero.prompts import OPTION_LETTERS, question_with_options
+from vero.eval.rows import SampleLoadError, row_value, source_rows
+from vero.prompts import OPTION_LETTERS
 
-
-class SampleLoadError(ValueError):
-    """The rows of a benchmark cannot be read at all (missing file, unknown format, bad mapping)."""
+__all__ = ["EvalSample", "LoadResult", "SampleLoadError", "decode_size", "image_bytes", "load_samples"]
 
 
 @dataclass
 class EvalSample:
     """One evaluation sample. `answer` is the gold as text (what the JSONL shows and what
     vero.rewards routes take); `reference` is the scorer's structured gold (a list of accepted
-    strings, a pixel box, IFEval instructions) where the scorer needs more than text."""
+    strings, a pixel box, constraints) where the scorer needs more than text. `question` is the
+    prompt text of the (last) user turn; `messages` the whole conversation when the sample has
+    several turns (image parts are placeholders bound to `images` in order). `meta["row"]` holds
+    the row fields the registry's `fields.extra` names, for scoring."""
 
     id: str
     benchmark: str
@@ -47,6 +49,7 @@ class EvalSample:
     tolerance: float | None = None
     reference: Any = None
     meta: dict = field(default_factory=dict)
+    messages: list[dict] | None = None
 
     def public_dict(self) -> dict:
         d = asdict(self)
@@ -71,140 +74,18 @@ class _Drop(Exception):
         self.reason = reason
 
 
-# ---- row sources ---------------------------------------------------------------------------
-
-
-def _read_local_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        raise SampleLoadError(f"{path}: benchmark data file not found")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            return pq.read_table(path).to_pylist()
-        if suffix == ".jsonl":
-            rows = []
-            for i, line in enumerate(path.read_text().splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    # one unreadable line is a malformed row, counted by the caller
-                    rows.append({"__unreadable__": f"line {i}: {e}"})
-            return rows
-        if suffix == ".json":
-            doc = json.loads(path.read_text())
-            if isinstance(doc, Mapping):
-                # some benchmarks publish {"id": {...row...}} or {"data": [...]}
-                doc = doc.get("data", doc.get("rows", list(doc.values())))
-            if not isinstance(doc, list):
-                raise SampleLoadError(f"{path}: expected a JSON list of rows")
-            return doc
-    except SampleLoadError:
-        raise
-    except Exception as e:
-        raise SampleLoadError(f"{path}: cannot read benchmark rows: {type(e).__name__}: {e}") from e
-    raise SampleLoadError(f"{path}: unsupported file type {suffix!r} (use .parquet, .jsonl or .json)")
-
-
-class _HubRows(Sequence):
-    """The rows of one or more configs of a hub dataset, read (and images decoded) only when
-    indexed, so a seeded subset of a large benchmark never decodes the rest."""
-
-    def __init__(self, spec: BenchmarkSpec):
-        import datasets
-
-        self.parts = []
-        multi = len(spec.hub_parts) > 1 and len(set(spec.hub_configs)) == 1
-        for hub_id, config in spec.hub_parts:
-            try:
-                ds = datasets.load_dataset(hub_id, config, split=spec.split)
-            except Exception as e:
-                raise SampleLoadError(
-                    f"benchmark {spec.key}: cannot load hub dataset {hub_id!r} (config {config!r}, "
-                    f"split {spec.split!r}): {type(e).__name__}: {e}. Set eval.local_data.{spec.key} to a "
-                    "local copy when the hub is unreachable."
-                ) from e
-            # rows are labelled by config, or by dataset when the parts are separate datasets
-            self.parts.append((hub_id.rsplit("/", 1)[-1] if multi else config, ds))
-        self.column_names = sorted({c for _, ds in self.parts for c in ds.column_names})
-
-    def __len__(self) -> int:
-        return sum(len(ds) for _, ds in self.parts)
-
-    def __getitem__(self, i: int) -> dict:
-        for config, ds in self.parts:
-            if i < len(ds):
-                return {**ds[i], "__config__": config}
-            i -= len(ds)
-        raise IndexError(i)
-
-
-def iter_rows(spec: BenchmarkSpec) -> tuple[Sequence[dict], Path | None]:
-    """The rows of a benchmark and the directory relative image paths are resolved against."""
-    if spec.source_kind in ("local", "canonical"):
-        path = Path(spec.local_path)
-        return _read_local_rows(path), path.parent
-    return _HubRows(spec), None
-
-
 # ---- field conversion ----------------------------------------------------------------------
 
 
-def image_bytes(value: Any, base_dir: Path | None = None) -> bytes | None:
-    """Encoded image bytes from the forms benchmarks publish images in: a PIL image, raw bytes,
-    a datasets Image dict ({"bytes", "path"}), a file path, or base64 text. None when absent."""
-    if value is None:
-        return None
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value) if value else None
-    if isinstance(value, Mapping):
-        if value.get("bytes"):
-            return bytes(value["bytes"])
-        return image_bytes(value.get("path"), base_dir) if value.get("path") else None
-    if isinstance(value, str):
-        if not value:
-            return None
-        p = Path(value)
-        if not p.is_absolute() and base_dir is not None:
-            p = base_dir / p
-        if len(value) < 1024 and p.exists():
-            return p.read_bytes()
-        try:
-            data = base64.b64decode(
-                value.split(",", 1)[-1] if value.startswith("data:") else value, validate=True
-            )
-        except (binascii.Error, ValueError) as e:
-            raise _Drop("bad_image") from e
-        return data or None
-    if hasattr(value, "save"):  # PIL image (datasets decodes Image features)
-        buf = io.BytesIO()
-        value.convert("RGB").save(buf, format="PNG")
-        return buf.getvalue()
-    raise _Drop("bad_image")
+def _as_list(value: Any) -> list:
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def decode_size(data: bytes) -> tuple[int, int]:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            return int(im.size[0]), int(im.size[1])
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise _Drop("bad_image") from e
-
-
-def _last_if_list(value: Any) -> Any:
-    # conversational rows (ChartQA-Pro) keep one entry per turn; the last turn is the one asked
-    if isinstance(value, list):
-        return value[-1] if value else None
-    return value
-
-
-def parse_options(value: Any) -> list[str]:
-    """Options as a list of strings from a list, a JSON/Python list literal or a {letter: text} dict."""
+def raw_options(value: Any) -> list[str]:
+    """Options as published, in order: a list, a JSON / Python list literal, or a {letter: text}
+    dict. Each as its text (not stripped): what a prompt renders."""
     if value is None:
         return []
     if isinstance(value, str):
@@ -224,15 +105,23 @@ def parse_options(value: Any) -> list[str]:
         value = value.tolist()
     if not isinstance(value, (list, tuple)):
         raise _Drop("bad_options")
-    opts = [str(o).strip() for o in value if o is not None and str(o).strip()]
+    opts = [str(o) for o in value]  # every entry keeps its letter, empty ones included
     if len(opts) > len(OPTION_LETTERS):
         raise _Drop("bad_options")
-    # options published as "A. text" / "(A) text" keep their text only, rendered our way
-    strip = re.compile(r"^\(?([A-Z])[\.\):]\s+")
+    return opts
+
+
+_LETTER_PREFIX = re.compile(r"^\(?([A-Z])[\.\):]\s+")
+
+
+def parse_options(value: Any) -> list[str]:
+    """Options as texts for scoring: stripped, and "A. text" / "(A) text" prefixes removed when
+    every option carries its own letter in order."""
+    opts = [o.strip() for o in raw_options(value)]
     if opts and all(
-        strip.match(o) and strip.match(o).group(1) == OPTION_LETTERS[i] for i, o in enumerate(opts)
+        (m := _LETTER_PREFIX.match(o)) and m.group(1) == OPTION_LETTERS[i] for i, o in enumerate(opts)
     ):
-        opts = [strip.sub("", o, count=1) for o in opts]
+        opts = [_LETTER_PREFIX.sub("", o, count=1) for o in opts]
     return opts
 
 
@@ -240,8 +129,7 @@ _LETTER_RE = re.compile(r"^\(?\s*([A-Za-z])\s*\)?[\.\:]?$")
 
 
 def _letter(value: Any, n_options: int) -> str:
-    text = str(value).strip()
-    m = _LETTER_RE.match(text)
+    m = _LETTER_RE.match(str(value).strip())
     if not m:
         raise _Drop("bad_answer")
     letter = m.group(1).upper()
@@ -279,34 +167,24 @@ def _box(value: Any, fmt: str, size: tuple[int, int]) -> list[float]:
 
 
 def _ifeval_gold(row: Mapping, fields: Mapping) -> str:
-    """IFEval's published layout (instruction ids + one kwargs dict each) as the ground truth of the
+    """IFEval's layout (instruction ids + one kwargs dict each) as the ground truth of the
     instruction_following reward route: {"instructions": [{"class": <id>, "args": {...}}]}."""
-    ids = row.get(fields["answer"])
-    kwargs = row.get(fields.get("kwargs") or "kwargs")
-    if isinstance(ids, str):
-        try:
-            ids = json.loads(ids)
-        except json.JSONDecodeError as e:
-            raise _Drop("bad_ifeval") from e
-    if isinstance(kwargs, str):
-        try:
-            kwargs = json.loads(kwargs)
-        except json.JSONDecodeError as e:
-            raise _Drop("bad_ifeval") from e
+    ids, kwargs = row.get(fields["answer"]), row.get(fields.get("kwargs") or "kwargs")
+    try:
+        ids = json.loads(ids) if isinstance(ids, str) else ids
+        kwargs = json.loads(kwargs) if isinstance(kwargs, str) else kwargs
+    except json.JSONDecodeError as e:
+        raise _Drop("bad_ifeval") from e
     if not isinstance(ids, list) or not ids:
         raise _Drop("bad_ifeval")
     kwargs = list(kwargs) if isinstance(kwargs, list) else [{} for _ in ids]
     if len(kwargs) != len(ids):
         raise _Drop("bad_ifeval")
-    gold = json.dumps(
-        {
-            "instructions": [
-                {"class": str(i), "args": {k: v for k, v in (kw or {}).items() if v is not None}}
-                for i, kw in zip(ids, kwargs, strict=True)
-            ]
-        },
-        ensure_ascii=False,
-    )
+    instructions = [
+        {"class": str(i), "args": {k: v for k, v in (kw or {}).items() if v is not None}}
+        for i, kw in zip(ids, kwargs, strict=True)
+    ]
+    gold = json.dumps({"instructions": instructions}, ensure_ascii=False)
     from vero.rewards.ifeval import check_instruction_gold
 
     try:  # unknown instruction ids or arguments that do not fit the checker
@@ -316,6 +194,110 @@ def _ifeval_gold(row: Mapping, fields: Mapping) -> str:
     return gold
 
 
+def _jsonable(value: Any) -> Any:
+    """A row value as plain JSON data (numpy arrays from Parquet become lists)."""
+    return json.loads(json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+def gold_answer(
+    spec: BenchmarkSpec, row: Mapping, options: list[str], reward_type: str | None, size
+) -> tuple[str, Any]:
+    """(answer text, structured reference) of a row, by `fields.answer_format`."""
+    f = spec.fields
+    fmt = f["answer_format"]
+    raw = row_value(row, f["answer"])
+    if fmt in ("text", "letter", "option_text", "option_index") and isinstance(raw, (list, tuple)):
+        raw = raw[-1] if raw else None  # conversational rows: the last turn is the one asked
+    if fmt != "ifeval" and (raw is None or (isinstance(raw, str) and not raw.strip())):
+        raise _Drop("missing_answer")
+    if fmt == "text":
+        return str(raw).strip(), [str(raw).strip()]
+    if fmt == "text_list":
+        golds = [str(g).strip() for g in (_as_list(raw) if not isinstance(raw, str) else raw_options(raw))]
+        golds = [g for g in golds if g]
+        if not golds:
+            raise _Drop("missing_answer")
+        return json.dumps(golds, ensure_ascii=False), golds
+    if fmt == "letter":
+        mc = options or reward_type == "multiple_choice"
+        answer = _letter(raw, len(options)) if mc else str(raw).strip()
+        return answer, [answer]
+    if fmt == "option_text":
+        text = str(raw).strip()
+        if options and text not in options:
+            raise _Drop("answer_not_in_options")
+        answer = OPTION_LETTERS[options.index(text)] if options else text
+        return answer, [answer]
+    if fmt == "option_index":
+        try:
+            idx = int(raw)
+        except (TypeError, ValueError) as e:
+            raise _Drop("bad_answer") from e
+        if not 0 <= idx < len(options):
+            raise _Drop("answer_not_in_options")
+        return OPTION_LETTERS[idx], [OPTION_LETTERS[idx]]
+    if fmt.startswith("bbox"):
+        box = _box(raw, fmt, size)
+        return json.dumps([{"bbox_2d": [round(v, 2) for v in box]}]), box
+    if fmt == "json":
+        data = _jsonable(raw)
+        return json.dumps(data, ensure_ascii=False, sort_keys=True), data
+    if fmt == "ifeval":
+        return _ifeval_gold(row, f), None
+    raise SampleLoadError(f"benchmark {spec.key}: unhandled answer_format {fmt!r}")  # guarded by the registry
+
+
+# ---- images of a row -----------------------------------------------------------------------
+
+
+def _referenced_image_fields(spec: BenchmarkSpec, row: Mapping) -> list[str]:
+    ref = spec.fields["images_by_reference"]
+    text = " ".join(
+        str(row_value(row, name) or "") for name in ref.get("search") or [spec.fields.get("question")]
+    )
+    numbers = re.findall(ref["pattern"], text)
+    names = [str(ref["field"]).replace("{}", n) for n in numbers]
+    return sorted(set(names)) if ref.get("order") == "sorted_unique" else names
+
+
+def row_images(spec: BenchmarkSpec, row: Mapping, base_dir: Path | None) -> list[bytes]:
+    """Encoded images of a row, in prompt order: named fields (an image or a list each), or the
+    fields `<image N>` tokens name; fetched by file name when the registry says so; optionally
+    combined into one. An empty list when the row has none."""
+    f = spec.fields
+    names = _referenced_image_fields(spec, row) if f.get("images_by_reference") else list(f["images"])
+    values = [v for name in names for v in _as_list(row_value(row, name)) if v is not None]
+    if f.get("max_images"):
+        values = values[: int(f["max_images"])]
+    fetch = f.get("image_fetch")
+    try:
+        if fetch:
+            images = [
+                fetch_image(v, fetch, base_dir=base_dir, hub_id=row.get("__hub_id__") or spec.hub_id)
+                for v in values
+            ]
+        else:
+            images = [b for b in (image_bytes(v, base_dir) for v in values) if b]
+        if f.get("image_combine") == "labelled_strip" and images:
+            images = [labelled_strip(images)]
+    except ImageDrop as d:
+        raise _Drop(d.reason) from d
+    return images
+
+
+def _image_size(spec: BenchmarkSpec, row: Mapping, images: list[bytes]) -> tuple[int, int]:
+    names = spec.fields.get("image_size")
+    if names:
+        try:
+            return int(row_value(row, names[0])), int(row_value(row, names[1]))
+        except (TypeError, ValueError) as e:
+            raise _Drop("bad_image_size") from e
+    try:
+        return decode_size(images[0])
+    except ImageDrop as d:
+        raise _Drop(d.reason) from d
+
+
 # ---- rows → samples ------------------------------------------------------------------------
 
 
@@ -323,92 +305,43 @@ def _row_to_sample(spec: BenchmarkSpec, row: Mapping, index: int, base_dir: Path
     if "__unreadable__" in row:
         raise _Drop("unreadable_row")
     f = spec.fields
-    images = [b for b in (image_bytes(row.get(name), base_dir) for name in f["images"]) if b]
+    images = row_images(spec, row, base_dir)
     if not images:
         raise _Drop("no_image")
-    size = decode_size(images[0])
-
-    qfield = f.get("question")
-    question = ""
-    if qfield:
-        q = _last_if_list(row.get(qfield))
-        if q is None or not str(q).strip():
-            raise _Drop("missing_question")
-        question = str(q).strip()
-    if spec.question_template:
-        question = spec.question_template.format(question=question)
-
-    options = parse_options(row.get(f["options"])) if f.get("options") else []
-    fmt = f["answer_format"]
-    raw_answer = row.get(f["answer"])
-    if fmt in ("text", "letter", "option_text", "option_index"):
-        raw_answer = _last_if_list(raw_answer)
-    if fmt != "ifeval" and (raw_answer is None or (isinstance(raw_answer, str) and not raw_answer.strip())):
-        raise _Drop("missing_answer")
-
+    size = _image_size(spec, row, images)
+    opts_raw = raw_options(row_value(row, f["options"])) if f.get("options") else []
+    options = parse_options(opts_raw)
     reward_type = spec.reward_type
     if spec.scorer == "reward" and spec.mc_when_options:
         reward_type = "multiple_choice" if options else spec.reward_type
-    reference: Any = None
-    if fmt == "text":
-        answer = str(raw_answer).strip()
-        reference = [answer]
-    elif fmt == "text_list":
-        golds = raw_answer if isinstance(raw_answer, (list, tuple)) else parse_options(raw_answer)
-        golds = [str(g).strip() for g in golds if str(g).strip()]
-        if not golds:
-            raise _Drop("missing_answer")
-        answer, reference = json.dumps(golds, ensure_ascii=False), golds
-    elif fmt == "letter":
-        answer = (
-            _letter(raw_answer, len(options))
-            if (options or reward_type == "multiple_choice")
-            else str(raw_answer).strip()
-        )
-        reference = [answer]
-    elif fmt == "option_text":
-        if options:
-            text = str(raw_answer).strip()
-            if text not in options:
-                raise _Drop("answer_not_in_options")
-            answer = OPTION_LETTERS[options.index(text)]
-        else:
-            answer = str(raw_answer).strip()
-        reference = [answer]
-    elif fmt == "option_index":
-        try:
-            idx = int(raw_answer)
-        except (TypeError, ValueError) as e:
-            raise _Drop("bad_answer") from e
-        if not 0 <= idx < len(options):
-            raise _Drop("answer_not_in_options")
-        answer = OPTION_LETTERS[idx]
-        reference = [answer]
-    elif fmt.startswith("bbox"):
-        reference = _box(raw_answer, fmt, size)
-        answer = json.dumps([{"bbox_2d": [round(v, 2) for v in reference]}])
-    elif fmt == "ifeval":
-        answer = _ifeval_gold(row, f)
-    else:  # guarded by the registry; kept so a new format cannot slip through silently
-        raise SampleLoadError(f"benchmark {spec.key}: unhandled answer_format {fmt!r}")
-
-    if options:
-        question = question_with_options(question, options)
-    sid = row.get(f["id"]) if f.get("id") else None
+    answer, reference = gold_answer(spec, row, options, reward_type, size)
+    try:
+        prompt = build_prompt(spec.prompt, row, question_field=f.get("question"), options=opts_raw)
+    except PromptDrop as d:
+        raise _Drop(d.reason) from d
+    if prompt.turns is not None:  # every image placeholder of a conversation shows the row's image
+        n_parts = sum(p["type"] == "image" for t in prompt.turns for p in t["content"])
+        images = [images[0]] * n_parts
     config = row.get("__config__")
+    sid = row_value(row, f["id"]) if f.get("id") else None
     sid = str(sid) if sid is not None else (f"{config}-{index}" if config else str(index))
+    extra = {name: _jsonable(row_value(row, name)) for name in f.get("extra", [])}
+    meta = {"options": options, "row": extra, "row_index": index, **({"config": config} if config else {})}
+    if "__source_row__" in row:
+        meta["source_row"] = row["__source_row__"]
     return EvalSample(
         id=sid,
         benchmark=spec.key,
         category=spec.category,
-        question=question,
+        question=prompt.text,
         images=images,
         image_size=size,
         scorer=spec.scorer,
         answer=answer,
         reward_type=reward_type,
         reference=reference,
-        meta={"options": options, **({"config": config} if config else {})},
+        meta=meta,
+        messages=prompt.turns,
     )
 
 
@@ -447,15 +380,25 @@ def _canonical_to_sample(spec: BenchmarkSpec, row: Mapping, index: int) -> EvalS
     )
 
 
+def benchmark_rows(spec: BenchmarkSpec) -> tuple[Sequence[dict], Path | None, Counter]:
+    """The rows samples are made of (after the registry's expansion), the directory relative
+    image paths resolve against, and the published rows an expansion skipped, by reason."""
+    rows, base_dir = source_rows(spec)
+    if spec.is_mini or not spec.expand:
+        return rows, base_dir, Counter()
+    plan_rows = rows.columns(columns(spec.expand)) if hasattr(rows, "columns") else rows
+    plan, skipped = plan_expansion(spec.expand, plan_rows)
+    return ExpandedRows(rows, plan), base_dir, skipped
+
+
 def load_samples(spec: BenchmarkSpec, *, max_samples: int | None = None, seed: int = 0) -> LoadResult:
     """Evaluation samples of one benchmark; at most `max_samples`, chosen by a seeded draw
     (benchmarks often list rows grouped by type, so the first rows would be a biased subset)."""
-    rows, base_dir = iter_rows(spec)
+    rows, base_dir, dropped = benchmark_rows(spec)
     _check_fields(spec, rows)
     order = list(range(len(rows)))
     if max_samples is not None and max_samples < len(rows):
         order = sorted(random.Random(seed).sample(order, max_samples))
-    dropped: Counter = Counter()
     samples: list[EvalSample] = []
     seen: set[str] = set()
     for i in order:
@@ -480,15 +423,16 @@ def _check_fields(spec: BenchmarkSpec, rows: Sequence[dict]) -> None:
     """A field the registry names that no row has is a mapping error, not a malformed row."""
     if spec.is_mini or not len(rows):
         return
-    present: set[str] = set(getattr(rows, "column_names", ()))
+    present: set[str] = set(getattr(rows, "column_names", None) or ())
     if not present:
         for i in range(min(50, len(rows))):
             present.update(rows[i].keys())
     f = spec.fields
     named = {"question": f.get("question"), "answer": f.get("answer"), "options": f.get("options")}
-    missing = [f"fields.{k}={v!r}" for k, v in named.items() if v and v not in present]
-    if not any(name in present for name in f["images"]):
-        missing.append(f"fields.images={f['images']!r}")
+    missing = [f"fields.{k}={v!r}" for k, v in named.items() if v and v.split(".")[0] not in present]
+    image_fields = f.get("images") or []
+    if image_fields and not any(name in present for name in image_fields):
+        missing.append(f"fields.images={image_fields!r}")
     if missing:
         where = spec.local_path or spec.hub_id
         raise SampleLoadError(

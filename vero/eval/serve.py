@@ -1,8 +1,8 @@
 """vLLM's OpenAI-compatible server for the length of an evaluation job: the evaluated model
 (backend `vllm_server`) or the LLM judge (`reward.judge.serve.enabled`).
 
-The server is vLLM's module entry point run by $VERO_VLLM_PYTHON (envs/vllm.yaml, whose
-transformers pin differs from the training stack's; see vero.serving), in its own process group,
+The server is vLLM's module entry point run by $VERO_VLLM_PYTHON (envs/vllm.yaml, recorded by the
+rule vllm_server_env; see vero.serving), in its own process group,
 polled on /health until ready and stopped on exit, including on SIGTERM from SLURM or Snakemake.
 """
 

@@ -267,6 +267,26 @@ def model_load_kwargs(cfg: Mapping) -> dict[str, Any]:
     }
 
 
+def attention_implementation(requested: str | None) -> str | None:
+    """`model.attn_implementation`, with flash_attention_2 falling back to PyTorch SDPA when the
+    flash-attn package is absent (PyPI has only its source; envs/gpu.post-deploy.sh installs a
+    prebuilt wheel when one is given). The choice is logged either way."""
+    import importlib.util
+    import sys
+
+    if requested == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
+        print(
+            "[vero.models] model.attn_implementation flash_attention_2: flash-attn is not installed, "
+            "attention runs on PyTorch SDPA (sdpa)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return "sdpa"
+    if requested:
+        print(f"[vero.models] attention: {requested}", file=sys.stderr, flush=True)
+    return requested
+
+
 def load_model_and_processor(
     path_or_id: str | Path,
     *,
@@ -282,6 +302,7 @@ def load_model_and_processor(
     path_or_id = str(path_or_id)
     processor = load_processor(path_or_id, min_pixels=min_pixels, max_pixels=max_pixels)
     kwargs: dict[str, Any] = {"dtype": resolve_dtype(dtype)}
+    attn_implementation = attention_implementation(attn_implementation)
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     if device_map is not None:

@@ -109,6 +109,41 @@ def _table_html(header: list[str], rows: list[list[str]], delta_cols: tuple[str,
     return "".join(out)
 
 
+def _markdown_html(md: str) -> str:
+    """The data filter report (data/filter_report.md) as HTML: its tables as tables, headings,
+    bullet lists and paragraphs (all text escaped)."""
+    out: list[str] = []
+    table: list[list[str]] = []
+    items: list[str] = []
+
+    def flush() -> None:
+        if table:
+            out.append(_table_html(table[0], table[1:]))
+            table.clear()
+        if items:
+            out.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
+            items.clear()
+
+    for line in md.splitlines():
+        text = line.strip()
+        if text.startswith("|"):
+            cells = [c.strip() for c in text.strip("|").split("|")]
+            if not all(set(c) <= {"-", ":"} for c in cells):  # not the header's separator row
+                table.append(cells)
+            continue
+        if text.startswith("- "):
+            items.append(text[2:])
+            continue
+        flush()
+        if text.startswith("#"):
+            level = min(4, 2 + len(text) - len(text.lstrip("#")))
+            out.append(f"<h{level}>{html.escape(text.lstrip('#').strip())}</h{level}>")
+        elif text:
+            out.append(f"<p>{html.escape(text)}</p>")
+    flush()
+    return "\n".join(out)
+
+
 def _umap_fragment(path: Path | None) -> str | None:
     """The body of the plotly HTML (its div and script), so the figure lives inline in the report."""
     if not path or not Path(path).exists():
@@ -154,7 +189,7 @@ def build_report(inputs: ReportInputs, out_path: str | Path, *, title: str = "Ve
         umap_img=_img(inputs.umap_png, "UMAP of skills"),
         umap_fragment=_umap_fragment(inputs.umap_html),
         dynamics_imgs=[(Path(p).stem, _img(Path(p), Path(p).stem)) for p in inputs.dynamics_pngs],
-        filter_md=filter_md,
+        filter_html=_markdown_html(filter_md) if filter_md else None,
         analysis_summary=analysis_summary,
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,17 +18,24 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vero.rewards.core import MODES, clean_image_size, clean_tolerance, score_completion
+from vero.rewards.core import MODES, normalize_reward_type, route_context, score_completion, warm_up
 from vero.rewards.hacking import HackingMonitor
 from vero.rewards.mathverify_pool import configure_pool
-from vero.rewards.routes import RouteContext
 from vero.rewards.types import (
     JUDGE_REWARD_TYPES,
-    SPATIAL_REWARD_TYPES,
     RewardBreakdown,
     RewardConfig,
     check_coords,
-    check_reward_type,
+)
+
+# Breakdown flags counted per batch under reward_monitor/<flag>.
+MONITORED_FLAGS = (
+    "math_verify_timeout",
+    "math_verify_too_costly",
+    "route_error",
+    "no_image_size",
+    "ifeval_no_punkt",
+    "ifeval_unknown_class",
 )
 
 
@@ -91,6 +98,7 @@ class VeroTRLReward:
         self.last_breakdowns: list[RewardBreakdown] = []
         self.last_metrics: dict[str, float] = {}
         configure_pool(self.config.math_verify_workers)
+        warm_up(config=self.config)  # start-up costs now, not in the first training step
 
     def __call__(self, prompts=None, completions=None, completion_ids=None, **columns) -> list[float | None]:
         completions = list(completions or [])
@@ -101,23 +109,14 @@ class VeroTRLReward:
         sizes = _column(columns, "image_size", n)
         categories = _column(columns, "category", n, "all")
         questions = _column(columns, "question", n, "")
-        for rt in set(reward_types):
-            check_reward_type(rt)
+        reward_types = [normalize_reward_type(rt) for rt in reward_types]
         texts = [completion_text(c) for c in completions]
         lengths = [len(ids) if ids is not None else None for ids in (completion_ids or [None] * n)]
 
-        contexts = []
-        for i in range(n):
-            size = clean_image_size(sizes[i])
-            if reward_types[i] in SPATIAL_REWARD_TYPES and self.coords == "qwen1000" and size is None:
-                raise ValueError(
-                    f"sample {i} ({reward_types[i]}) has no usable image_size for qwen1000 coords"
-                )
-            contexts.append(
-                RouteContext(
-                    clean_tolerance(tolerances[i]), size, self.coords, self.config.math_verify_timeout_s
-                )
-            )
+        contexts = [
+            route_context(tolerances[i], sizes[i], self.coords, self.config, self.config.semantics)
+            for i in range(n)
+        ]
 
         # Judge requests are collected in a first pass, sent concurrently, then fed to a second pass.
         pending: dict[int, tuple[str, str, str]] = {}
@@ -145,6 +144,7 @@ class VeroTRLReward:
                 question=questions[i] if isinstance(questions[i], str) else "",
                 judge_fn=collect(i) if use_judge else None,
                 mode=self.mode,
+                raw_accuracy=False,  # training uses the gated accuracy only
             )
 
         breakdowns = [score(i) for i in range(n)]
@@ -191,7 +191,7 @@ class VeroTRLReward:
         if judge_results:
             unparsed = sum(not getattr(r, "parsed", True) for r in judge_results.values())
             metrics["reward_monitor/judge_unparsed"] = float(unparsed)
-        for flag in ("math_verify_timeout", "math_verify_too_costly", "route_error"):
+        for flag in MONITORED_FLAGS:
             metrics[f"reward_monitor/{flag}"] = float(sum(flag in b.flags for b in breakdowns))
         return {k: v for k, v in metrics.items() if math.isfinite(v)}
 

@@ -22,6 +22,8 @@ import subprocess
 import sys
 import threading
 from collections import OrderedDict
+from decimal import Decimal
+from fractions import Fraction
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -34,6 +36,51 @@ GRACE_S = 0.5
 # Expansions math-verify would try and never finish: 3-digit exponents or factorials, power towers.
 _COSTLY_RE = re.compile(r"(?:\^|\*\*)\s*\{?\s*[+-]?\(?\s*\d{3,}|\d{3,}\s*\)?\s*!|\\binom\s*\{\s*\d{4,}")
 MAX_PRED_CHARS = 1000
+
+
+# Plain numbers: the release's grading of two of them is known without math-verify, because both sides
+# parse to the number itself (tests/test_rewards_mathverify.py checks these decisions against the worker).
+# Decimals, `a/b` and `\\frac{a}{b}` with integer a, b: equal values match; values apart by more than
+# 6-digit rounding can reach do not; anything closer goes to math-verify. With a tolerance only two
+# decimals are decided here (the release's inequality on the two floats).
+_DECIMAL = re.compile(r"-?(?:\d+(?:\.\d+)?|\.\d+)")
+_SLASH = re.compile(r"(-?\d+)/(\d+)")
+_FRAC = re.compile(r"(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}")
+
+
+def _plain_value(text: str) -> Fraction | None:
+    if len(text) > 30:
+        return None
+    if _DECIMAL.fullmatch(text):
+        return Fraction(Decimal(text))
+    m = _SLASH.fullmatch(text)
+    if m and int(m.group(2)) != 0:
+        return Fraction(int(m.group(1)), int(m.group(2)))
+    m = _FRAC.fullmatch(text)
+    if m and int(m.group(3)) != 0:
+        value = Fraction(int(m.group(2)), int(m.group(3)))
+        return -value if m.group(1) else value
+    return None
+
+
+def release_plain_decision(gold: str, pred: str, tolerance: float | None) -> float | None:
+    """1.0 / 0.0 when both sides are plain numbers and the release's outcome is certain, else None."""
+    g, p = gold.strip(), pred.strip()
+    if tolerance is not None:
+        if len(g) > 30 or len(p) > 30 or not _DECIMAL.fullmatch(g) or not _DECIMAL.fullmatch(p):
+            return None
+        gv, pv = float(g), float(p)
+        diff = abs(gv - pv)
+        return 1.0 if ((diff <= tolerance) if abs(gv) <= 1e-12 else (diff <= tolerance * abs(gv))) else 0.0
+    gv, pv = _plain_value(g), _plain_value(p)
+    if gv is None or pv is None:
+        return None
+    if gv == pv:
+        return 1.0
+    diff = abs(gv - pv)
+    if diff > Fraction(1, 10_000) * max(abs(gv), abs(pv)) and diff > Fraction(1, 100_000):
+        return 0.0
+    return None
 
 
 class MathVerifyUnavailable(RuntimeError):
@@ -154,21 +201,25 @@ class MathVerifyPool:
             self._idle.put(w)
 
     def check(
-        self, gold: str, pred: str, tolerance: float | None, timeout_s: float
+        self, gold: str, pred: str, tolerance: float | None, timeout_s: float, kind: str = "vero"
     ) -> tuple[float, str | None]:
+        """`kind="release"` grades as the release's `grade_numeric`; "vero" as the worker's `equivalent`."""
         self.stats["calls"] += 1
-        decided = closed_form_decision(gold, pred, tolerance)
+        if kind == "release":
+            decided = release_plain_decision(gold, pred, tolerance)
+        else:
+            decided = closed_form_decision(gold, pred, tolerance)
         if decided is not None:
             return decided, (None if decided else "mismatch")
         if too_costly(pred):
             return 0.0, "too_costly"
-        key = (gold, pred, tolerance)
+        key = (gold, pred, tolerance, kind)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        result = self._ask_worker(gold, pred, tolerance, timeout_s)
+        result = self._ask_worker(gold, pred, tolerance, timeout_s, kind)
         if self.cache_size > 0:
             with self._lock:
                 self._cache[key] = result
@@ -177,7 +228,7 @@ class MathVerifyPool:
         return result
 
     def _ask_worker(
-        self, gold: str, pred: str, tolerance: float | None, timeout_s: float
+        self, gold: str, pred: str, tolerance: float | None, timeout_s: float, kind: str = "vero"
     ) -> tuple[float, str | None]:
         worker = self._idle.get()
         try:
@@ -186,7 +237,7 @@ class MathVerifyPool:
             self._replace(worker)
             raise
         self.stats["worker_calls"] += 1
-        answer = worker.call((gold, pred, tolerance, float(timeout_s)), float(timeout_s) + GRACE_S)
+        answer = worker.call((gold, pred, tolerance, float(timeout_s), kind), float(timeout_s) + GRACE_S)
         if answer is None:  # stuck past the deadline, or died: never reuse it
             self.stats["timeouts"] += 1
             self._replace(worker)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import signal
 import sys
 from functools import lru_cache
@@ -117,11 +118,100 @@ def _clearly_different(a: float, b: float) -> bool:
     return diff > 1e-4 * max(abs(a), abs(b)) and diff > 1e-5
 
 
-def guarded(gold: str, pred: str, tolerance: float | None, deadline_s: float) -> tuple[float, str | None]:
-    """`equivalent` under a wall-clock deadline; must run on the main thread of its process."""
+# --- the release's numeric grading (vero_reward/math_verify_reward_type_boxed.py::grade_numeric) ---------
+# Both sides are parsed with LaTeX extraction (boxed first) then plain-expression extraction. Without a
+# tolerance, math-verify's verify decides (6-digit float rounding, strict, no set relations). With one,
+# every real value readable from either side counts: the text itself as a Python float or a sympy
+# expression, and each parsed item the same way; a pair within |p − g| ≤ tol·|g| (≤ tol when |g| ≤ 1e-12)
+# matches.
+
+# sympify evaluates Python; text that could reach anything but arithmetic is not handed to it.
+_UNSAFE = re.compile(
+    r"__|\b(?:import|lambda|eval|exec|open|compile|globals|locals|getattr|setattr|delattr|vars|input|breakpoint|exit|quit|os|sys)\b|[;`@$\n]"
+)
+
+
+@lru_cache(maxsize=1)
+def _release_targets() -> list:
+    from math_verify.parser import ExprExtractionConfig, LatexExtractionConfig
+
+    return [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
+
+
+@lru_cache(maxsize=8192)
+def _release_parse(text: str) -> tuple:
+    from math_verify import parse
+
+    return tuple(parse(text, _release_targets(), parsing_timeout=None))
+
+
+def _real(value) -> float | None:
+    try:
+        return float(value)
+    except Exception:
+        pass
+    try:
+        import sympy
+
+        if isinstance(value, str) and (_UNSAFE.search(value) or len(value) > 1000):
+            return None
+        expr = sympy.sympify(value)
+        if expr.is_real or expr.is_number:
+            return float(expr.evalf())
+    except Exception:
+        pass
+    return None
+
+
+def _candidates(text: str) -> list[float]:
+    found = [_real(text), *(_real(v) for v in _release_parse(text))]
+    out: list[float] = []
+    for v in found:
+        if v is not None and not any(abs(v - u) <= 1e-12 for u in out):
+            out.append(v)
+    return out
+
+
+def release_equivalent(gold: str, pred: str, tolerance: float | None) -> tuple[float, str | None]:
+    """(1.0, None) when the release's numeric grading accepts pred for gold, else (0.0, reason)."""
+    if tolerance is not None:
+        golds, preds = _candidates(gold), _candidates(pred)
+        if not golds:
+            return 0.0, "unparsed_gold"
+        if not preds:
+            return 0.0, "unparsed_pred"
+        for g in golds:
+            for p in preds:
+                diff = abs(g - p)
+                if (diff <= tolerance) if abs(g) <= 1e-12 else (diff <= tolerance * abs(g)):
+                    return 1.0, None
+        return 0.0, "mismatch"
+    from math_verify import verify
+
+    g, p = _release_parse(gold), _release_parse(pred)
+    try:
+        ok = verify(
+            list(g),
+            list(p),
+            float_rounding=6,
+            strict=True,
+            allow_set_relation_comp=False,
+            timeout_seconds=None,
+        )
+    except Exception:
+        return 0.0, "error"
+    return (1.0, None) if ok else (0.0, "mismatch")
+
+
+def guarded(
+    gold: str, pred: str, tolerance: float | None, deadline_s: float, kind: str = "vero"
+) -> tuple[float, str | None]:
+    """`equivalent` (or `release_equivalent`) under a wall-clock deadline, on the process's main thread."""
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, deadline_s)
     try:
+        if kind == "release":
+            return release_equivalent(gold, pred, tolerance)
         return equivalent(gold, pred, tolerance)
     except Deadline:
         return 0.0, "timeout"
@@ -150,9 +240,9 @@ def serve(read_fd: int, write_fd: int) -> None:
             return
         if msg is None:
             return
-        gold, pred, tolerance, deadline_s = msg
+        gold, pred, tolerance, deadline_s, kind = msg if len(msg) == 5 else (*msg, "vero")
         try:
-            result = guarded(gold, pred, tolerance, deadline_s)
+            result = guarded(gold, pred, tolerance, deadline_s, kind)
         except Deadline:  # fired between the call's end and disarming the timer
             result = (0.0, "timeout")
         outbox.send(result)

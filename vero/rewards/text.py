@@ -1,9 +1,8 @@
-"""Text helpers shared by the routes: answer block, \\boxed extraction, normalization, lenient literals."""
+"""Text helpers: the think/answer layout and `\\boxed{}` helpers of the math-verify-only ablation and of
+evaluation's answer reading, and the release's normalization for exact-match routes."""
 
 from __future__ import annotations
 
-import ast
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -83,11 +82,6 @@ def boxed_contents(text: str) -> list[str]:
         pos = i + 1
 
 
-def count_boxed(text: str) -> int:
-    """Number of `\\boxed` commands written in the text (balanced or not)."""
-    return len(_BOXED_RE.findall(text))
-
-
 def unwrap_text(content: str) -> str:
     """`\\text{…}` covering the whole content → its inside; anything else unchanged."""
     s = content.strip()
@@ -114,101 +108,63 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
-def graded_text(answer: str | None, *, boxed: bool) -> str | None:
-    """What a route grades: the last boxed content for boxed types, else (or with no box) the answer text."""
-    if answer is None:
-        return None
-    if boxed:
-        content = last_boxed(answer)
-        if content is not None:
-            return content
-    stripped = answer.strip()
-    return stripped or None
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-# --- normalization for string comparisons -------------------------------------------------------------
+# --- the release's normalization for exact-match routes --------------------------------------------------
+# Source: vero_reward/text_normalization.py (zlab-princeton/vero @ 8c81e37). Order matters: NFKC, then
+# NFD with every nonspacing mark (category Mn) dropped and nothing recomposed, eight punctuation marks
+# unified, thousands separators and trailing ".0" dropped (before case folding), lower case, runs of
+# non-alphanumerics to one space, and the articles a/an/the dropped only when a word longer than one
+# letter remains.
 
-_QUOTES = str.maketrans(
+_RELEASE_PUNCT = str.maketrans(
     {
         "\u2018": "'",
         "\u2019": "'",
-        "\u201a": "'",
-        "\u201b": "'",
-        "\u2032": "'",
-        "`": "'",
-        "\u00b4": "'",
         "\u201c": '"',
         "\u201d": '"',
-        "\u201e": '"',
-        "\u201f": '"',
-        "\u2033": '"',
-        "\u00ab": '"',
-        "\u00bb": '"',
-        "\u2010": "-",
-        "\u2011": "-",
-        "\u2012": "-",
         "\u2013": "-",
         "\u2014": "-",
-        "\u2015": "-",
-        "\u2212": "-",
+        "\u2026": "...",
+        "\u00a0": " ",
     }
 )
-_THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
-_TRAILING_ZERO_RE = re.compile(r"(?<=\d)\.0+(?!\d)")
 _ARTICLES = frozenset({"a", "an", "the"})
 _NON_ALNUM_RE = re.compile(r"[\W_]+")
+_RELEASE_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_RELEASE_TRAILING_ZERO = re.compile(r"\b(\d+)\.0+\b(?!\.)")
 
 
-def normalize_text(text: str) -> str:
-    """Canonical form for exact-match routes: NFKC, no accents, unified quotes and dashes, no thousands
-    separators or trailing `.0`, non-alphanumerics collapsed to one space, case-folded, and no articles
-    (a/an/the) unless the text is only articles."""
-    # Short strings (answers) repeat across rollouts and are memoized; long ones are not kept.
-    return _normalize_cached(text) if len(text) <= 256 else _normalize(text)
+def normalize_text(text: str, *, casefold: bool = False) -> str:
+    """The canonical form exact-match routes compare (an alias of `normalize_release`)."""
+    return normalize_release(text, casefold=casefold)
+
+
+def normalize_release(text: str, *, casefold: bool = False) -> str:
+    """The release's canonical form for string matching; `casefold=True` folds case the Unicode way
+    (the `casefold` correction: "Straße" = "STRASSE") instead of `str.lower`."""
+    if len(text) <= 256:
+        return _normalize_release_cached(text, casefold)
+    return _normalize_release(text, casefold)
 
 
 @lru_cache(maxsize=65536)
-def _normalize_cached(text: str) -> str:
-    return _normalize(text)
+def _normalize_release_cached(text: str, casefold: bool) -> str:
+    return _normalize_release(text, casefold)
 
 
-def _normalize(text: str) -> str:
+def _normalize_release(text: str, casefold: bool) -> str:
     s = unicodedata.normalize("NFKC", text)
     if not s.isascii():
-        s = "".join(c for c in unicodedata.normalize("NFD", s) if not unicodedata.combining(c))
-        s = unicodedata.normalize("NFC", s).translate(_QUOTES)
-    s = s.casefold()
-    s = _THOUSANDS_RE.sub("", s)
-    s = _TRAILING_ZERO_RE.sub("", s)
+        s = "".join(c for c in unicodedata.normalize("NFD", s) if unicodedata.category(c) != "Mn")
+        s = s.translate(_RELEASE_PUNCT)
+    s = _RELEASE_THOUSANDS.sub("", s)
+    s = _RELEASE_TRAILING_ZERO.sub(r"\1", s)
+    s = s.casefold() if casefold else s.lower()
     words = _NON_ALNUM_RE.sub(" ", s).split()
-    # Articles go, unless nothing else is left: "A" is an option letter, "The The" a band.
-    content = [w for w in words if w not in _ARTICLES]
-    return " ".join(content or words)
-
-
-# --- lenient structured parsing -------------------------------------------------------------------------
-
-_MAX_LITERAL_CHARS = 20_000
-
-
-def load_literal(text: str) -> object:
-    """JSON, else a Python literal (single quotes, None/True); raises ValueError when neither parses.
-
-    Inputs longer than 20,000 characters are refused so a hostile completion cannot make the literal
-    parser allocate without bound.
-    """
-    s = text.strip()
-    if len(s) > _MAX_LITERAL_CHARS:
-        raise ValueError("literal too long")
-    try:
-        return json.loads(s)
-    except (ValueError, RecursionError):
-        pass
-    try:
-        return ast.literal_eval(s)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
-        raise ValueError(f"not JSON nor a Python literal: {exc}") from None
-
-
-def is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    kept = [w for w in words if w not in _ARTICLES]
+    if kept and any(len(w) > 1 for w in kept):
+        return " ".join(kept)
+    return " ".join(words)

@@ -71,7 +71,9 @@ class RewardBreakdown:
 
     `accuracy` is the value used in the total (forced to 0 when `format` is 0); `raw_accuracy` is what the
     route gave before that gate, which evaluation may report. `judged` is False for judge-type samples scored
-    without a judge (their accuracy is then 0 and training skips them). `extracted` is the graded answer text.
+    without a judge (their accuracy is then the rule-based part alone and training skips them). `extracted`
+    is the graded answer text. Whether the judge part is gated by format, and every other choice, follows
+    `reward.semantics` (vero/rewards/semantics.py).
     """
 
     total: float
@@ -86,7 +88,8 @@ class RewardBreakdown:
 
 @dataclass(frozen=True)
 class RewardConfig:
-    """Settings of the reward (config section `reward`)."""
+    """Settings of the reward (config section `reward`; config/schema/reward.yaml describes each key).
+    The dataclass defaults equal the schema's, for callers that pass no config."""
 
     alpha: float = 0.2
     overlong_enabled: bool = True
@@ -94,8 +97,15 @@ class RewardConfig:
     overlong_penalty: float = 1.0
     math_verify_timeout_s: float = 5.0
     math_verify_workers: int = 1
+    semantics: str = "corrected"
+    overlong_max_length: int | None = None
 
     def __post_init__(self) -> None:
+        from vero.rewards.semantics import check_semantics
+
+        check_semantics(self.semantics)
+        if self.overlong_max_length is not None and self.overlong_max_length < 1:
+            raise ValueError(f"reward.overlong.max_length must be >= 1, got {self.overlong_max_length!r}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"reward.alpha must be in [0, 1], got {self.alpha!r}")
         if self.overlong_buffer < 1:
@@ -122,4 +132,6 @@ class RewardConfig:
                 reward_cfg.get("math_verify_timeout_s", default.math_verify_timeout_s)
             ),
             math_verify_workers=int(reward_cfg.get("math_verify_workers", default.math_verify_workers)),
+            semantics=str(reward_cfg.get("semantics", default.semantics)),
+            overlong_max_length=(None if overlong.get("max_length") is None else int(overlong["max_length"])),
         )

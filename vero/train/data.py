@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from vero.data.schema import IMAGE_UNDECODABLE, check_record, image_dimensions, parse_structured
-from vero.prompts import build_messages
+from vero.prompts import TrainingPrompt
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "id",
@@ -198,12 +198,19 @@ def sft_target(row: Mapping[str, Any], coords: str) -> str | None:
     return None if answer is None else f"<think>{SFT_THINK}</think><answer>{answer}</answer>"
 
 
-def _to_rl_rows(batch: dict[str, list], system_prompt: str | None) -> dict[str, list]:
+def training_prompts(batch: dict[str, list], prompt: TrainingPrompt) -> list[list[dict]]:
+    """The conversational prompt of each row (`data.prompt`; `vero.prompts.TrainingPrompt`): the
+    configured system turn, then the row's own user turn (its `messages`, when it has them)."""
+    sources = batch.get("messages") or [""] * len(batch["question"])
+    return [
+        prompt.messages(q, len(imgs), src)
+        for q, imgs, src in zip(batch["question"], batch["images"], sources, strict=True)
+    ]
+
+
+def _to_rl_rows(batch: dict[str, list], prompt: TrainingPrompt) -> dict[str, list]:
     out = {
-        "prompt": [
-            build_messages(q, len(imgs), system_prompt)
-            for q, imgs in zip(batch["question"], batch["images"], strict=True)
-        ],
+        "prompt": training_prompts(batch, prompt),
         "images": [[{"bytes": b, "path": None} for b in imgs] for imgs in batch["images"]],
     }
     for col in REWARD_COLUMNS:
@@ -220,8 +227,13 @@ def load_mix(
     trainer: str = "rl",
     coords: str = "absolute",
     max_rows: int | None = None,
+    prompt: dict | None = None,
 ):
-    """Read a mix file into a `datasets.Dataset` of TRL rows; returns (dataset, DropReport)."""
+    """Read a mix file into a `datasets.Dataset` of TRL rows; returns (dataset, DropReport).
+
+    `prompt` is the config's `data.prompt` (None = the project's prompt); `system_prompt` is
+    `train.system_prompt`, the project's prompt text when set.
+    """
     from datasets import Dataset, Features, Image, List, Value
 
     path = Path(path)
@@ -230,7 +242,10 @@ def load_mix(
     keep = _scan(path, block_size=mix_batch_size, drop_whole_blocks=not single_category, report=report)
     if max_rows is not None:
         keep = keep[:max_rows]
-    raw = Dataset.from_parquet(str(path), columns=list(REQUIRED_COLUMNS), split="train")
+    columns = list(REQUIRED_COLUMNS)
+    if "messages" in pq.ParquetFile(path).schema_arrow.names:
+        columns.append("messages")  # the source's own chat turns (mixes written before lack them)
+    raw = Dataset.from_parquet(str(path), columns=columns, split="train")
     if len(keep) < len(raw):
         raw = raw.select(keep)
 
@@ -254,7 +269,7 @@ def load_mix(
         _to_rl_rows,
         batched=True,
         batch_size=256,
-        fn_kwargs={"system_prompt": system_prompt},
+        fn_kwargs={"prompt": TrainingPrompt.from_config(prompt, system_prompt)},
         remove_columns=raw.column_names,
         features=features,
         desc=f"prompts from {path.name}",
@@ -287,3 +302,119 @@ def _add_sft_targets(ds, raw, *, coords: str, report: DropReport):
         [[{"role": "assistant", "content": [{"type": "text", "text": targets[i]}]}] for i in keep],
     )
     return ds, report
+
+
+PROMPT_TOO_LONG = "prompt_too_long"
+
+
+def image_token_count(width: int, height: int, image_processor) -> int:
+    """Tokens a Qwen-VL image becomes: the processor's resize to a multiple of patch x merge within
+    [min_pixels, max_pixels] (transformers' `smart_resize`), then one token per merge x merge patches."""
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize  # no torchvision
+
+    patch = int(getattr(image_processor, "patch_size", 14))
+    merge = int(getattr(image_processor, "merge_size", 2))
+    size = getattr(image_processor, "size", None) or {}
+    min_pixels = size.get("shortest_edge") or getattr(image_processor, "min_pixels", None) or 56 * 56
+    max_pixels = size.get("longest_edge") or getattr(image_processor, "max_pixels", None) or 28 * 28 * 1280
+    h, w = smart_resize(
+        int(height), int(width), factor=patch * merge, min_pixels=min_pixels, max_pixels=max_pixels
+    )
+    return (h // patch) * (w // patch) // (merge * merge)
+
+
+def prompt_token_count(prompt: list[dict], image_sizes: list[tuple[int, int]], processor) -> int:
+    """Tokens of a conversational prompt as the policy reads it: the chat template with the
+    generation prompt (one placeholder token per image) plus each image's tokens less its placeholder."""
+    text = processor.tokenizer.apply_chat_template(
+        [
+            {
+                "role": m["role"],
+                "content": "".join(
+                    "<|vision_start|><|image_pad|><|vision_end|>"
+                    if p["type"] == "image"
+                    else (p.get("text") or "")
+                    for p in m["content"]
+                ),
+            }
+            for m in prompt
+        ],
+        add_generation_prompt=True,
+        tokenize=False,
+    )
+    ids = processor.tokenizer(text, add_special_tokens=False)["input_ids"]
+    return len(ids) + sum(image_token_count(w, h, processor.image_processor) - 1 for w, h in image_sizes)
+
+
+def filter_overlong_prompts(
+    ds,
+    report: DropReport,
+    *,
+    processor,
+    max_prompt_length: int,
+    mix_batch_size: int,
+    single_category: bool,
+):
+    """Drop rows whose prompt exceeds `max_prompt_length` tokens (text + image tokens), as the
+    release filters its data (verl `filter_overlong_prompts`, `data.max_prompt_length`).
+
+    Dropped rows are counted under `prompt_too_long`; in a multi-category mix the rest of their
+    block goes too (`block_of_dropped_row`), so the remaining blocks keep their category shares.
+    Returns the filtered dataset (the report is updated in place)."""
+    from vero.data.schema import image_dimensions
+
+    lengths = []
+    for row in ds.select_columns(["prompt", "images", "id"]).with_format(None):
+        sizes = []
+        for img in row["images"]:
+            data = img["bytes"] if isinstance(img, dict) else None
+            if data is None:  # decoded by datasets' Image feature
+                sizes.append(img.size)
+            else:
+                sizes.append(image_dimensions(data))
+        lengths.append(prompt_token_count(row["prompt"], sizes, processor))
+    too_long = {i for i, n in enumerate(lengths) if n > max_prompt_length}
+    if not too_long:
+        return ds
+    for i in sorted(too_long):
+        report.drop(
+            PROMPT_TOO_LONG,
+            f"row {i}: prompt of {lengths[i]} tokens > train.max_prompt_length {max_prompt_length}",
+        )
+    if single_category:
+        keep = [i for i in range(len(ds)) if i not in too_long]
+    else:
+        bad_blocks = {i // mix_batch_size for i in too_long}
+        keep = [i for i in range(len(ds)) if i // mix_batch_size not in bad_blocks]
+        for i in range(len(ds)):
+            if i // mix_batch_size in bad_blocks and i not in too_long:
+                report.drop(
+                    BLOCK_OF_DROPPED_ROW, f"row {i}: in block {i // mix_batch_size} with an over-long prompt"
+                )
+    report.kept = len(keep)
+    if not keep:
+        raise ValueError(
+            f"{report.path}: every prompt is longer than train.max_prompt_length ({max_prompt_length} tokens)"
+        )
+    return ds.select(keep)
+
+
+def filter_overlong_prompts_for(resolved: Mapping, ds, report: DropReport, base_model: str):
+    """`filter_overlong_prompts` with the experiment's limit (train.max_prompt_length or the
+    family's default) and the base model's processor (its image resizing decides image tokens)."""
+    from vero.models import load_processor
+    from vero.train.trl_config import max_prompt_length
+
+    processor = load_processor(
+        str(base_model),
+        min_pixels=resolved["model"].get("min_pixels"),
+        max_pixels=resolved["model"].get("max_pixels"),
+    )
+    return filter_overlong_prompts(
+        ds,
+        report,
+        processor=processor,
+        max_prompt_length=max_prompt_length(resolved),
+        mix_batch_size=int(resolved["mix"]["batch_size"]),
+        single_category=len(resolved["categories"]) == 1,
+    )

@@ -67,11 +67,23 @@ def first_host(nodelist: str) -> str:
     return host
 
 
-def judge_gpus_in_job(resolved: Mapping) -> int:
-    """GPUs of this job taken by a judge server started inside it (vero.serving), else 0."""
+def judge_layout(resolved: Mapping) -> str | None:
+    """How a judge served inside the job sits on its GPUs (`reward.judge.serve.layout`):
+    "dedicated" (its own `serve.gpus` GPUs), "shared" (all training GPUs, asleep while the policy
+    trains), or None when no judge is served in the job."""
     judge = resolved.get("reward", {}).get("judge") or {}
     serve = judge.get("serve") or {}
-    return int(serve.get("gpus", 0)) if judge.get("enabled") and serve.get("enabled") else 0
+    if not (judge.get("enabled") and serve.get("enabled")):
+        return None
+    return str(serve.get("layout", "dedicated"))
+
+
+def judge_gpus_in_job(resolved: Mapping) -> int:
+    """GPUs of this job taken from training by a judge server started inside it, else 0 (a shared
+    judge takes none: it sleeps on the training GPUs)."""
+    judge = resolved.get("reward", {}).get("judge") or {}
+    serve = judge.get("serve") or {}
+    return int(serve.get("gpus", 0)) if judge_layout(resolved) == "dedicated" else 0
 
 
 def training_processes(resolved: Mapping) -> int:
@@ -82,7 +94,7 @@ def training_processes(resolved: Mapping) -> int:
         return 1
     gpus, nodes = int(launcher.get("gpus_per_node", 8)), int(launcher.get("nodes", 1))
     judge = judge_gpus_in_job(resolved)
-    if judge and kind == "multi_node" and nodes > 1:
+    if judge_layout(resolved) and kind == "multi_node" and nodes > 1:
         raise ConfigError(
             "config key 'reward.judge.serve.enabled': a judge served inside the job shares the first "
             "node's GPUs and cannot be combined with a multi-node launcher (train.launcher.nodes > 1); "
@@ -230,7 +242,6 @@ def run_launched(
     (`reward.judge.enabled` and `reward.judge.serve.enabled`), the command runs beside that
     server (`vero.serving.run_under_judge`), which also points the reward at it.
     """
-    import subprocess
     import sys
 
     from vero.config import resolve_experiment
@@ -240,6 +251,9 @@ def run_launched(
         from vero.train.trl_config import batch_geometry
 
         batch_geometry(resolved["train"], training_processes(resolved))
+        from vero.plan import check_fits
+
+        check_fits(resolved, base_model=base_model)  # refuses a config whose memory plan does not fit
     cmd = build_train_command(
         resolved,
         config_json=config_json,
@@ -258,4 +272,6 @@ def run_launched(
         from vero.serving import run_under_judge
 
         return run_under_judge(cmd, serve, judge.get("model", ""), api_key_env=judge.get("api_key_env"))
-    return subprocess.run(cmd, check=False).returncode
+    from vero.serving import run_supervised  # stop signals go on to the trainer, which checkpoints
+
+    return run_supervised(cmd)

@@ -11,9 +11,16 @@ Writes, under `output_dir` (runs/{experiment}/, docs/architecture.md):
   run_info.json          where each (re)start began, to see resumptions
   wandb_run_id.txt       the experiment's W&B run id, reused when the job resumes
 
-A rerun of a killed job continues from the newest checkpoint-* (trainer state, optimizer,
-scheduler, RNG) unless `resume="never"`. On SIGTERM/SIGUSR1 (SLURM preemption) the job saves a
-checkpoint at the end of the current step and raises `TrainingPreempted` instead of writing final/.
+A rerun of a killed job continues from the newest complete checkpoint-* (trainer state, optimizer,
+scheduler, RNG) unless `resume="never"`. On a stop signal (SIGTERM, SIGUSR1, SIGINT, SIGURG:
+vero.train.trainer.STOP_SIGNALS) the job saves a checkpoint at the end of the current rollout batch
+and raises `TrainingPreempted` instead of writing final/. On CPU the resumed run then matches an
+uninterrupted one step for step (tests/test_faults.py); with vLLM rollouts it does not (vLLM's
+sampling state is not part of a checkpoint).
+
+When the experiment has judge-type samples and `reward.judge.enabled`, the judge endpoint is checked
+before the model is loaded (`vero.rewards.judge.preflight`), and a judge reply without a usable score
+leaves its sample out of the loss and is counted per step (`judge_unparsed`, `judge_out_of_range`).
 """
 
 from __future__ import annotations
@@ -46,25 +53,46 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def checkpoint_is_complete(path: str | Path) -> bool:
+    """transformers writes trainer_state.json last: a checkpoint is complete when that file parses and
+    names the directory's step. A save cut short (disk full, a kill) leaves it missing or truncated."""
+    path = Path(path)
+    step = path.name.split("-", 1)[-1]
+    try:
+        state = json.loads((path / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return step.isdigit() and isinstance(state, dict) and state.get("global_step") == int(step)
+
+
 def latest_checkpoint(output_dir: str | Path) -> str | None:
-    """The newest complete checkpoint-N directory (one with trainer_state.json), or None."""
-    best, best_step = None, -1
+    """The newest complete checkpoint-N directory (`checkpoint_is_complete`), or None. Incomplete
+    ones are named on stderr and left alone."""
+    candidates = []
     for d in Path(output_dir).glob("checkpoint-*"):
         step = d.name.split("-", 1)[1]
-        if step.isdigit() and (d / "trainer_state.json").is_file() and int(step) > best_step:
-            best, best_step = str(d), int(step)
-    return best
+        if step.isdigit() and d.is_dir():
+            candidates.append((int(step), d))
+    for _, d in sorted(candidates, reverse=True):
+        if checkpoint_is_complete(d):
+            return str(d)
+        print(
+            f"[vero.train] {d} is incomplete (no readable trainer_state.json); not resuming from it",
+            file=sys.stderr,
+        )
+    return None
 
 
 class RolloutRecorder:
     """Wraps the TRL reward: logs each batch's category shares and writes a few scored rollouts."""
 
-    def __init__(self, reward_fn, path: str | Path | None, samples_per_call: int, seed: int = 0):
+    def __init__(self, reward_fn, path: str | Path | None, samples_per_call: int, seed: int = 0, judge=None):
         self.reward_fn = reward_fn
         self.__name__ = getattr(reward_fn, "__name__", "reward")
         self.path = Path(path) if path else None
         self.samples_per_call = samples_per_call
         self.seed = seed
+        self.judge = judge  # a TrainingJudge: its per-call counts are logged with the batch
 
     def __call__(self, prompts=None, completions=None, completion_ids=None, **columns) -> list[float | None]:
         rewards = self.reward_fn(
@@ -76,6 +104,11 @@ class RolloutRecorder:
             counts = Counter(categories)
             for cat, k in sorted(counts.items()):
                 log_metric(f"batch/category_share/{cat}", k / len(categories))
+        if self.judge is not None:
+            judge_counts = _sum_over_processes(self.judge.take_counts())
+            if callable(log_metric):
+                for name, value in judge_counts.items():
+                    log_metric(name, float(value))
         if self.path is not None and self.samples_per_call and is_main_process():
             self._write(completions or [], rewards, columns)
         return rewards
@@ -101,6 +134,20 @@ class RolloutRecorder:
                 f.write(json.dumps(row) + "\n")
 
 
+def _sum_over_processes(counts: dict[str, int]) -> dict[str, int]:
+    """Counts summed over the job's processes (every rank calls the reward at the same point)."""
+    import torch
+
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()) or not counts:
+        return counts
+    names = sorted(counts)
+    backend = torch.distributed.get_backend()
+    device = f"cuda:{torch.cuda.current_device()}" if backend == "nccl" else "cpu"
+    t = torch.tensor([float(counts[n]) for n in names], device=device)
+    torch.distributed.all_reduce(t)
+    return {n: int(v) for n, v in zip(names, t.tolist(), strict=True)}
+
+
 def _judge_for(reward_cfg: Mapping) -> Any:
     judge_cfg = dict(reward_cfg.get("judge") or {})
     if not judge_cfg.get("enabled", False):
@@ -110,6 +157,47 @@ def _judge_for(reward_cfg: Mapping) -> Any:
     if os.environ.get(JUDGE_BASE_URL_ENV):
         judge_cfg["base_url"] = os.environ[JUDGE_BASE_URL_ENV]
     return JudgeClient.from_config(judge_cfg)
+
+
+def needs_judge(dataset, reward_mode: str = "vero") -> bool:
+    """Whether any row of a training dataset is scored by the judge."""
+    from vero.rewards.types import JUDGE_REWARD_TYPES
+
+    if reward_mode != "vero" or "reward_type" not in getattr(dataset, "column_names", ()):
+        return False
+    return bool(set(dataset.unique("reward_type")) & set(JUDGE_REWARD_TYPES))
+
+
+def check_judge(resolved: Mapping, dataset) -> Any:
+    """The judge client for this experiment after `preflight` passed, or None when the experiment
+    has no judge or no judge-type row. Raises JudgeUnavailable / JudgeError naming the endpoint."""
+    train = resolved["train"]
+    client = _judge_for(resolved["reward"])
+    if client is None or train["trainer"] != "rl" or not needs_judge(dataset, train.get("reward", "vero")):
+        return None
+    if not is_main_process():  # one check per job: the first process's (same endpoint)
+        return client
+    from vero.rewards.judge import preflight
+
+    serve = resolved["reward"]["judge"].get("serve") or {}
+    root = os.environ.get(JUDGE_BASE_URL_ENV, "").removesuffix("/v1").rstrip("/")
+    asleep = bool(serve.get("enabled") and serve.get("layout") == "shared" and root)
+    if asleep:  # a judge sharing the training GPUs sleeps until rewards are scored (vero.serving)
+        from vero.train.release import _post
+
+        _post(f"{root}/wake_up")
+    try:
+        report = preflight(client)
+    finally:
+        if asleep:
+            _post(f"{root}/sleep?level={int(serve.get('sleep_level', 1))}")
+    print(
+        f"[vero.train] judge {client.endpoint} ({client.model}) answered the preflight probe with SCORE "
+        f"{report.probe.raw_score} in {report.seconds:.1f} s; a request with no answer fails after "
+        f"{client.seconds_to_fail:g} s",
+        file=sys.stderr,
+    )
+    return client
 
 
 def _start_tracking(resolved: Mapping, output_dir: Path):
@@ -174,7 +262,6 @@ def run_experiment(
     from vero.train.trainer import (
         PreemptionCallback,
         ResumeInfoCallback,
-        TrainingPreempted,
         TrainLogCallback,
         TrimStepLogCallback,
     )
@@ -187,6 +274,10 @@ def run_experiment(
         raise ConfigError(f"config key 'train.resume': {resume!r} is not one of ['auto', 'never']")
     processes = num_processes or world_size_from_env()
     use_cpu = not torch.cuda.is_available()
+    if not use_cpu:  # the memory plan must fit before a GPU is used (vero.plan names the key)
+        from vero.plan import check_fits
+
+        check_fits(resolved, num_processes=processes, base_model=base_model)
     single_category = len(resolved["categories"]) == 1
     if train["trainer"] == "rl":
         check_block_alignment(
@@ -213,30 +304,47 @@ def run_experiment(
             mix_batch_size=int(resolved["mix"]["batch_size"]),
             single_category=single_category,
             system_prompt=train.get("system_prompt"),
+            prompt=(config.get("data") or {}).get("prompt"),
             trainer=train["trainer"],
             coords=coords,
         )
+        judge = check_judge(resolved, dataset)  # before any model file is read: a dead judge fails in seconds
+        if train["trainer"] == "rl":  # over-long prompts go at data time (vero.train.data)
+            from vero.train.data import filter_overlong_prompts_for
+
+            dataset = filter_overlong_prompts_for(resolved, dataset, report, str(base_model))
     if report.dropped:
         print(f"[vero.train] {mix_path}: dropped {dict(report.dropped)}", file=sys.stderr)
 
     tracked = _start_tracking(resolved, output_dir)
-    report_to = "wandb" if tracked is not None and tracked.active else "none"
-    common = {"num_processes": processes, "report_to": report_to, "use_cpu": use_cpu, "run_name": experiment}
+    # TRL and transformers never talk to W&B themselves (report_to "none"): TRL logs its profiling
+    # timings straight to wandb.log inside the training step, so a W&B service that died first (it
+    # gets the same SIGTERM under SLURM) would fail that step. The run's metrics reach W&B through
+    # FaultTolerantWandbCallback instead (_use_fault_tolerant_wandb).
+    common = {"num_processes": processes, "report_to": "none", "use_cpu": use_cpu, "run_name": experiment}
     if train["trainer"] == "rl":
         trl_kwargs = grpo_config_kwargs(resolved, str(output_dir), **common)
         derived = {"batch_geometry": batch_geometry(train, processes).as_dict()}
+        updates_per_batch = derived["batch_geometry"]["updates_per_batch"]
     else:
         trl_kwargs = sft_config_kwargs(resolved, str(output_dir), **common)
         derived = {}
+        updates_per_batch = 1
     if is_main_process():
         _write_json(output_dir / "data_report.json", report.as_dict())
         _write_json(
             output_dir / "resolved_config.json",
-            {"experiment": resolved, "trl_args": trl_kwargs, **derived, "base_model": str(base_model)},
+            {
+                "experiment": resolved,
+                "trl_args": trl_kwargs,
+                **derived,
+                "base_model": str(base_model),
+                "metrics_to_wandb": bool(tracked is not None and tracked.active),
+            },
         )
 
     model, processor = load_model_and_processor(str(base_model), **model_load_kwargs(resolved))
-    preemption = PreemptionCallback()
+    preemption = PreemptionCallback(updates_per_batch)
     all_callbacks = [
         preemption,
         TrainLogCallback(output_dir / "train_log.jsonl"),
@@ -244,46 +352,128 @@ def run_experiment(
         ResumeInfoCallback(output_dir / "run_info.json", checkpoint),
         *callbacks,
     ]
-    trainer = _make_trainer(resolved, trl_kwargs, model, processor, dataset, all_callbacks, output_dir)
+    trainer = _make_trainer(
+        resolved, trl_kwargs, model, processor, dataset, all_callbacks, output_dir, judge=judge
+    )
+    if tracked is not None and tracked.active:
+        _use_fault_tolerant_wandb(trainer)
     try:
-        trainer.train(resume_from_checkpoint=checkpoint)
-        if preemption.preempted:
-            raise TrainingPreempted(
-                f"{experiment}: stopped by a signal at step {trainer.state.global_step}; the checkpoint "
-                f"is saved in {output_dir} and a rerun resumes from it"
-            )
+        train_until_stopped(trainer, preemption, output_dir, checkpoint, experiment)
+        # A stop signal from here on is noted and otherwise ignored: the run is trained, and
+        # writing final/ takes less than training it again would.
+        preemption.training_done = True
+        preemption.install()
         final_dir = _save_final(trainer, processor, output_dir)
         if tracked is not None:
             tracked.summary_update({"final_dir": final_dir, "global_step": trainer.state.global_step})
     finally:
         if tracked is not None:
             tracked.finish()
+        preemption.restore()
     return final_dir
 
 
-def _make_trainer(resolved, trl_kwargs, model, processor, dataset, callbacks, output_dir):
+def train_until_stopped(
+    trainer, preemption, output_dir: Path, checkpoint: str | None, experiment: str
+) -> None:
+    """`trainer.train()`, raising TrainingPreempted (after the checkpoint is on disk) when a stop
+    signal ended it (`preemption` is the trainer's PreemptionCallback)."""
+    from vero.train.trainer import TrainingPreempted
+
+    start_step = int(Path(checkpoint).name.split("-")[-1]) if checkpoint else 0
+    try:
+        trainer.train(resume_from_checkpoint=checkpoint)
+    except Exception as exc:
+        if not preemption.requested:
+            raise
+        # The stop was asked for and then the step failed (its judge server or a peer got the same
+        # signal and went first): the weights are still those of the last finished step, keep them.
+        import traceback
+
+        print(
+            f"[vero.train] step {trainer.state.global_step + 1} failed after {preemption.signal_name}:",
+            file=sys.stderr,
+        )
+        traceback.print_exception(exc, file=sys.stderr)
+        saved = _save_on_the_way_out(trainer, preemption, output_dir)
+        where = (
+            f"{saved} holds every finished step and a rerun resumes from it"
+            if saved
+            else "no checkpoint could be saved on the way out; a rerun resumes from the newest saved one"
+        )
+        raise TrainingPreempted(
+            f"{experiment}: stopped by {preemption.signal_name}; step {trainer.state.global_step + 1} "
+            f"failed after the request ({type(exc).__name__}: {exc}); {where}",
+            signal_name=preemption.signal_name,
+            step=trainer.state.global_step,
+            start_step=start_step,
+        ) from exc
+    finally:
+        preemption.restore()
+    if preemption.preempted:
+        raise TrainingPreempted(
+            f"{experiment}: stopped by {preemption.signal_name} at step {trainer.state.global_step}; "
+            f"{output_dir}/checkpoint-{trainer.state.global_step} holds every finished step and a "
+            "rerun resumes from it",
+            signal_name=preemption.signal_name,
+            step=trainer.state.global_step,
+            start_step=start_step,
+        )
+
+
+def _use_fault_tolerant_wandb(trainer) -> None:
+    """Log the run's metrics to W&B through a callback whose failures never stop training
+    (vero.train.trainer.FaultTolerantWandbCallback), in place of transformers' own."""
+    from transformers.integrations import WandbCallback
+
+    from vero.train.trainer import FaultTolerantWandbCallback
+
+    trainer.pop_callback(WandbCallback)
+    trainer.add_callback(FaultTolerantWandbCallback())
+
+
+def _save_on_the_way_out(trainer, preemption, output_dir: Path) -> str | None:
+    """Save the last finished step after a failure that followed a stop request, when that is safe:
+    one process (several would need every peer in the collective save), the weights not halfway
+    through an optimizer update, and no checkpoint of this step yet. Returns the directory."""
+    step = trainer.state.global_step
+    folder = output_dir / f"checkpoint-{step}"
+    if checkpoint_is_complete(folder):
+        return str(folder)
+    if step == 0 or preemption.in_update or trainer.accelerator.num_processes != 1:
+        return None
+    trainer.model.zero_grad(set_to_none=True)
+    preemption.restore_rng()
+    trainer._save_checkpoint(trainer.model, trial=None)
+    return str(folder)
+
+
+def _make_trainer(resolved, trl_kwargs, model, processor, dataset, callbacks, output_dir, judge=None):
     train = resolved["train"]
     if train["trainer"] == "sft":
-        from trl import SFTConfig, SFTTrainer
+        from trl import SFTConfig
 
-        return SFTTrainer(
+        from vero.train.trainer import VeroSFTTrainer
+
+        return VeroSFTTrainer(
             model=model,
             args=SFTConfig(**trl_kwargs),
             train_dataset=dataset,
             processing_class=processor,
             callbacks=callbacks,
         )
-    from trl import GRPOConfig
-
     from vero.models import coords_for
     from vero.rewards import make_trl_reward
+    from vero.rewards.judge import TrainingJudge
+    from vero.train.release import VeroGRPOConfig
     from vero.train.trainer import VeroGRPOTrainer
 
+    training_judge = TrainingJudge(judge) if judge is not None else None
     reward = make_trl_reward(
         resolved["reward"],
         coords=coords_for(resolved["model"]["family"]),
         max_completion_tokens=max_completion_length(resolved),
-        judge=_judge_for(resolved["reward"]),
+        judge=training_judge,
         mode=train["reward"],
     )
     recorder = RolloutRecorder(
@@ -291,11 +481,12 @@ def _make_trainer(resolved, trl_kwargs, model, processor, dataset, callbacks, ou
         Path(output_dir) / "rollouts.jsonl",
         int(train.get("rollout_log_samples", 0)),
         seed=int(resolved.get("seed", 0)),
+        judge=training_judge,
     )
     return VeroGRPOTrainer(
         model=model,
         reward_funcs=[recorder],
-        args=GRPOConfig(**trl_kwargs),
+        args=VeroGRPOConfig(**trl_kwargs),
         train_dataset=dataset,
         processing_class=processor,
         callbacks=callbacks,

@@ -1,26 +1,42 @@
 """TRL trainers as this project uses them, and the callbacks that write the run's logs.
 
-`VeroGRPOTrainer` is TRL's GRPOTrainer with one change: rollout batches come from consecutive
+`VeroGRPOTrainer` is TRL's GRPOTrainer with two changes: rollout batches come from consecutive
 rows of the mix (`BlockRepeatSampler`) instead of a global shuffle, so each batch keeps the
-category shares the data stage built in. Everything else (generation, GSPO loss, vLLM,
-checkpointing) is TRL's.
+category shares the data stage built in; and checkpoints are guarded (`CheckpointGuard`: a save
+that fails names the directory and the OS reason, and leaves no partial checkpoint behind).
+Everything else (generation, GSPO loss, vLLM, checkpointing) is TRL's. `VeroSFTTrainer` is TRL's
+SFTTrainer with the same checkpoint guard.
+
+Stopping on a signal (`PreemptionCallback`): SIGTERM (SLURM preemption, requeue, scancel, time
+limit), SIGUSR1 (a manual checkpoint request), SIGINT (Ctrl-C; a second one aborts at once) and
+SIGURG (the early warning the SLURM profile asks for with `--signal`, profiles/README.md) each
+ask the run to save a checkpoint at the end of the current rollout batch and stop. Nothing else
+in the job has to outlive the signal for that: W&B failures are caught (`FaultTolerantWandbCallback`),
+and a step that fails after the request (e.g. its judge server got the same SIGTERM) still leaves
+the previous step's state, which run.py saves on the way out.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
 import os
+import random
+import shutil
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import TrainerCallback
-from trl import GRPOTrainer
+from transformers.integrations import WandbCallback
+from trl import GRPOTrainer, SFTTrainer
 
+from vero.train.release import ReleaseSemanticsMixin
 from vero.train.sampler import BlockRepeatSampler
 
 
@@ -39,7 +55,98 @@ class _UnscoredSampleFilter(logging.Filter):
 _UNSCORED_FILTER = _UnscoredSampleFilter()
 
 
-class VeroGRPOTrainer(GRPOTrainer):
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written; the message names the directory and the OS reason."""
+
+
+def describe_write_failure(path: str | os.PathLike, exc: BaseException) -> str:
+    """Why writing under `path` failed, in words that name the path: the OS error when there is one,
+    else what the filesystem says (full, read-only). torch.save and safetensors report a full disk
+    as `basic_ios::clear: iostream error` or a bare IoError without any path."""
+    path = Path(path)
+    if isinstance(exc, OSError) and exc.errno is not None:
+        where = exc.filename or path
+        return f"{where}: {os.strerror(exc.errno)} ([Errno {exc.errno}])"
+    probe = path if path.exists() else next((p for p in path.parents if p.exists()), path)
+    reason = f"{type(exc).__name__}: {exc}"
+    try:
+        usage = shutil.disk_usage(probe)
+        if usage.free < 1 << 20:
+            return (
+                f"{path}: {os.strerror(errno.ENOSPC)} ({usage.free} bytes free of {usage.total} on the "
+                f"filesystem of {probe}); {reason}"
+            )
+        st = os.statvfs(probe)
+        if st.f_flag & os.ST_RDONLY:
+            return f"{path}: {os.strerror(errno.EROFS)}; {reason}"
+    except OSError:
+        pass
+    return f"{path}: {reason}"
+
+
+class CheckpointGuard:
+    """Mixin for transformers Trainers: `_save_checkpoint` either writes a complete checkpoint-N or
+    raises CheckpointWriteError naming it, after removing what it wrote (so a full disk gets its
+    space back and no partial directory is ever a resume candidate, `vero.train.run.latest_checkpoint`).
+    transformers writes trainer_state.json last; a checkpoint counts as complete only when that file
+    parses (run.py)."""
+
+    def _save_checkpoint(self, model, trial):
+        folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
+        existed = folder.exists()
+        try:
+            super()._save_checkpoint(model, trial)
+        except Exception as exc:
+            message = describe_write_failure(folder, exc)
+            if self.is_world_process_zero() and not existed:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise CheckpointWriteError(
+                errno.ENOSPC if "No space left" in message else getattr(exc, "errno", None) or errno.EIO,
+                f"could not write checkpoint {folder}: {message}",
+            ) from exc
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        """Load a checkpoint's weights the way `from_pretrained` does.
+
+        save_pretrained writes the hub's parameter names (for Qwen2.5-VL `model.embed_tokens...`,
+        where the loaded model has `model.language_model.embed_tokens...`); transformers' Trainer
+        reads them back with a plain `load_state_dict(strict=False)`, which renames nothing: every
+        key is "unexpected", the model keeps the base weights and a resumed run silently diverges
+        (measured: reward differed at 38 of 40 steps after the resume point). FSDP and DeepSpeed
+        checkpoints keep their own names and go through transformers as before.
+        """
+        model = self.model if model is None else model
+        folder = Path(resume_from_checkpoint)
+        names = ("model.safetensors", "model.safetensors.index.json")
+        plain = any((folder / name).is_file() for name in names)
+        if not plain or self.is_fsdp_enabled or self.is_deepspeed_enabled or not hasattr(model, "config"):
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        dtype = next(model.parameters()).dtype
+        reloaded = type(model).from_pretrained(str(folder), dtype=dtype)
+        result = model.load_state_dict(reloaded.state_dict(), strict=False)
+        del reloaded
+        if result.missing_keys or result.unexpected_keys:
+            raise RuntimeError(
+                f"{folder}: the checkpoint's weights do not match the model (missing "
+                f"{result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}); not resuming from "
+                "weights that were not loaded"
+            )
+
+    def _init_training_state(self, *args, **kwargs):
+        result = super()._init_training_state(*args, **kwargs)
+        # TRL counts micro-steps in `_step` to know when to generate and which slice of the buffered
+        # rollout batch to train on; it starts at 0 in a new process. Set it from the restored step, so
+        # a run resumed from a checkpoint inside a rollout batch regenerates that batch and trains on
+        # the right slices, and later generations fall on the rollout-batch boundaries again.
+        if hasattr(self, "_step"):
+            self._step = self.state.global_step * self.args.gradient_accumulation_steps
+        return result
+
+
+class VeroGRPOTrainer(CheckpointGuard, ReleaseSemanticsMixin, GRPOTrainer):
+    """Advantage ε and the shared judge (vero.train.release.ReleaseSemanticsMixin), guarded
+    checkpoints (CheckpointGuard), the mix's category-balanced rollout batches (the sampler)."""
+
     def __init__(self, *args, **kwargs):
         grpo_logger = logging.getLogger(GRPOTrainer.__module__)
         if _UNSCORED_FILTER not in grpo_logger.filters:
@@ -55,6 +162,60 @@ class VeroGRPOTrainer(GRPOTrainer):
             repeat_count=self.num_iterations * self.args.steps_per_generation,
             seed=self.args.seed,
         )
+
+
+class VeroSFTTrainer(CheckpointGuard, SFTTrainer):
+    """TRL's SFTTrainer with guarded checkpoints (CheckpointGuard)."""
+
+
+class FaultTolerantWandbCallback(WandbCallback):
+    """transformers' W&B callback whose failures never reach the training loop.
+
+    W&B's service is a separate process; under SLURM it receives the same SIGTERM as the trainer and
+    may exit first, after which every W&B call raises ConnectionResetError. The stock callback would
+    then crash the step that was about to save the preemption checkpoint. Here the first failure is
+    reported once and W&B is off for the rest of the job; train_log.jsonl still gets every step, and
+    the resumed job continues the same W&B run.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.broken: str | None = None
+
+
+def _guarded(name: str):
+    def method(self, *args, **kwargs):
+        if self.broken is not None:
+            return None
+        try:
+            return getattr(WandbCallback, name)(self, *args, **kwargs)
+        except Exception as exc:  # W&B trouble must never fail the training job
+            self.broken = f"{type(exc).__name__}: {exc}"
+            print(
+                f"[vero.train] W&B stopped working ({self.broken}); training goes on without it, "
+                "train_log.jsonl keeps every step",
+                file=sys.stderr,
+                flush=True,
+            )
+            return None
+
+    method.__name__ = name
+    return method
+
+
+for _name in [n for n in vars(TrainerCallback) if n.startswith("on_")] + ["setup"]:
+    setattr(FaultTolerantWandbCallback, _name, _guarded(_name))
+
+
+def _write(path: Path, text: str, mode: str = "w") -> None:
+    """Write or append text; an OS error names the file (write errors alone do not)."""
+    try:
+        with path.open(mode) as f:
+            f.write(text)
+    except OSError as exc:
+        if exc.filename:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
 
 
 def _jsonable(value: Any) -> Any:
@@ -86,13 +247,12 @@ class TrainLogCallback(TrainerCallback):
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         history = [e for e in state.log_history if e.get("step", 0) <= state.global_step]
-        self.path.write_text("".join(self._line(e) for e in history))
+        _write(self.path, "".join(self._line(e) for e in history))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
-        with self.path.open("a") as f:
-            f.write(self._line({"step": state.global_step, "epoch": state.epoch, **logs}))
+        _write(self.path, self._line({"step": state.global_step, "epoch": state.epoch, **logs}), "a")
 
 
 class TrimStepLogCallback(TrainerCallback):
@@ -113,7 +273,7 @@ class TrimStepLogCallback(TrainerCallback):
                 continue  # a line cut short when the previous job was killed
             if step <= state.global_step:
                 kept.append(line + "\n")
-        self.path.write_text("".join(kept))
+        _write(self.path, "".join(kept))
 
 
 class ResumeInfoCallback(TrainerCallback):
@@ -128,48 +288,135 @@ class ResumeInfoCallback(TrainerCallback):
             return
         info = json.loads(self.path.read_text()) if self.path.exists() else {"starts": []}
         info["starts"].append({"start_step": state.global_step, "resumed_from": self.resumed_from})
-        self.path.write_text(json.dumps(info, indent=2) + "\n")
+        _write(self.path, json.dumps(info, indent=2) + "\n")
 
 
 class TrainingPreempted(RuntimeError):
-    """The job was asked to stop (SIGTERM/SIGUSR1); a checkpoint was saved for the rerun."""
+    """The job was asked to stop by a signal; a checkpoint was saved for the rerun.
+
+    `signal_name` is the signal that asked; `requeue` is True for the SLURM time-limit warning
+    (SIGURG), after which the job puts itself back in the queue (workflow_scripts/train.py)."""
+
+    def __init__(
+        self, message: str, *, signal_name: str | None = None, step: int | None = None, start_step: int = 0
+    ):
+        super().__init__(message)
+        self.signal_name = signal_name
+        self.step = step
+        self.start_step = start_step  # where this process started (0, or the resumed checkpoint's step)
+
+    @property
+    def requeue(self) -> bool:
+        """Put the job back in the queue: after the time-limit warning, once this start has made
+        progress (a warning before the first step means the time limit is shorter than the warning's
+        lead, and a requeue would only repeat that)."""
+        return self.signal_name == "SIGURG" and (self.step or 0) > self.start_step
+
+
+# What each signal means to a training job (README, "Preemption").
+STOP_SIGNALS: dict[int, str] = {
+    signal.SIGTERM: "SLURM preemption, requeue, scancel or time limit",
+    signal.SIGUSR1: "checkpoint request",
+    signal.SIGINT: "interrupt (Ctrl-C; a second one aborts without saving)",
+    signal.SIGURG: "SLURM time-limit warning (sbatch --signal=URG@..., profiles/slurm)",
+}
 
 
 class PreemptionCallback(TrainerCallback):
-    """On SIGTERM or SIGUSR1 (SLURM preemption, scancel, time limit warning), save a checkpoint at
-    the end of the current optimizer step and stop, so the requeued job loses no finished step.
+    """On a stop signal (STOP_SIGNALS) save a checkpoint at the end of the current rollout batch and
+    stop, so the requeued job loses no finished step.
 
-    The request is combined across processes (max over ranks) before acting, so every rank
-    saves and stops at the same step. `preempted` tells the caller not to write final/.
+    The stop waits for the rollout-batch boundary (`updates_per_batch` optimizer updates per rollout
+    batch): a checkpoint there holds no half-used rollouts, so the resumed run continues exactly
+    where this one stopped. The request is combined across processes (max over ranks) before acting,
+    so every rank saves and stops at the same step. `preempted` tells the caller not to write final/;
+    `in_update` is True while the optimizer is changing the weights (between on_pre_optimizer_step
+    and on_step_end), the only time the state is not a finished step's.
     """
 
-    SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+    SIGNALS = tuple(STOP_SIGNALS)
 
-    def __init__(self):
-        self.requested = False
+    def __init__(self, updates_per_batch: int = 1):
+        self.updates_per_batch = max(1, int(updates_per_batch))
+        self.requested = 0  # the first stop signal's number, 0 = none
         self.preempted = False
+        self.in_update = False
         self._previous: dict[int, Any] = {}
+        self._rng: dict[str, Any] | None = None  # RNG states at the end of the last finished step
+        self.training_done = False  # set once train() has returned: a signal then only waits for final/
+
+    @property
+    def signal_name(self) -> str | None:
+        return signal.Signals(self.requested).name if self.requested else None
 
     def _handler(self, signum, frame):
-        self.requested = True
+        if signum == signal.SIGINT and self.requested == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        if not self.requested:
+            self.requested = signum
+            then = (
+                "training is done: writing final/ first"
+                if self.training_done
+                else "saving a checkpoint at the end of this rollout batch, then stopping"
+            )
+            print(
+                f"[vero.train] {signal.Signals(signum).name} ({STOP_SIGNALS[signum]}): {then}",
+                file=sys.stderr,
+                flush=True,
+            )
 
-    def on_train_begin(self, args, state, control, **kwargs):
-        if threading.current_thread() is threading.main_thread():
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread() and not self._previous:
             for sig in self.SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handler)
 
+    def restore(self) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous.clear()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.install()
+
+    def on_pre_optimizer_step(self, args, state, control, **kwargs):
+        self.in_update = True
+
+    def restore_rng(self) -> None:
+        """Put back the RNG states of the end of the last finished step (what a checkpoint saved then
+        would hold), so a checkpoint written after a failed step resumes as exactly as a regular one."""
+        if self._rng is None:
+            return
+        import numpy as np
+
+        random.setstate(self._rng["python"])
+        np.random.set_state(self._rng["numpy"])
+        torch.set_rng_state(self._rng["cpu"])
+        if "cuda" in self._rng:
+            torch.cuda.set_rng_state_all(self._rng["cuda"])
+
     def on_step_end(self, args, state, control, **kwargs):
+        import numpy as np
+
+        self.in_update = False
+        self._rng = {
+            "python": random.getstate(),
+            "numpy": np.random.get_state(),
+            "cpu": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            self._rng["cuda"] = torch.cuda.get_rng_state_all()
         requested = self.requested
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             flag = torch.tensor([float(requested)], device=args.device)
             torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-            requested = bool(flag.item())
-        if requested:
+            requested = int(flag.item())
+            self.requested = self.requested or requested
+        at_boundary = state.global_step % self.updates_per_batch == 0 or state.global_step >= state.max_steps
+        if requested and at_boundary:
             self.preempted = True
             control.should_save = True
             control.should_training_stop = True
 
     def on_train_end(self, args, state, control, **kwargs):
-        for sig, previous in self._previous.items():
-            signal.signal(sig, previous)
-        self._previous.clear()
+        self.restore()

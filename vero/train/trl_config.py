@@ -16,12 +16,16 @@ Batch geometry, with n = num_generations and P processes (GPUs):
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from vero.config import ConfigError
+
+# grpo_config_kwargs keys that are not TRL's (vero.train.release.VeroGRPOConfig adds them)
+VERO_ONLY_KEYS = ("advantage_epsilon", "judge_sleep_level")
 
 # Clip ranges per algorithm (RECIPE.md §4; DAPO's clip-higher is 0.2 / 0.28 as in the DAPO paper).
 ALGORITHMS: dict[str, dict[str, Any]] = {
@@ -125,10 +129,39 @@ def max_completion_length(resolved: Mapping) -> int:
 
 
 def _precision(resolved: Mapping, use_cpu: bool) -> dict[str, bool]:
-    dtype = resolved["model"].get("dtype", "auto")
+    """bf16 / fp16 mixed precision on GPU from `train.precision` (none on CPU)."""
     if use_cpu:
         return {"bf16": False, "fp16": False}
-    return {"bf16": dtype in ("bfloat16", "auto"), "fp16": dtype == "float16"}
+    precision = resolved["train"].get("precision", "bf16")
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
+
+
+def max_prompt_length(resolved: Mapping) -> int:
+    """`train.max_prompt_length`, or the model family's default prompt length."""
+    value = resolved["train"].get("max_prompt_length")
+    if value is not None:
+        return int(value)
+    from vero.models import family_defaults
+
+    return int(family_defaults(resolved["model"]["family"])["max_prompt_length"])
+
+
+def clip_delta(train: Mapping) -> float | None:
+    """TRL's two-sided clipping bound `delta` for the configured dual clip.
+
+    Token level (grpo, dapo): delta = train.dual_clip_ratio = c. TRL's loss per token is then
+    -min(min(r, c)·A, clip(r, 1-eps_low, 1+eps_high)·A); for A < 0 and r > c that is c·|A| with
+    no gradient, for A ≥ 0 or r ≤ c it is the plain clipped loss: verl's dual-clip PPO
+    (compute_policy_loss_vanilla with clip_ratio_c = c).
+    Sequence level (gspo): delta = exp(train.max_sequence_log_ratio): the sequence ratio is capped
+    where verl caps its log (compute_policy_loss_gspo, clamp(max=10)).
+    """
+    level = ALGORITHMS[train["algorithm"]]["importance_sampling_level"]
+    if level == "sequence":
+        cap = train.get("max_sequence_log_ratio")
+        return None if cap is None else math.exp(float(cap))
+    c = train.get("dual_clip_ratio")
+    return None if c is None else float(c)
 
 
 def common_args(
@@ -144,11 +177,14 @@ def common_args(
         "warmup_steps": optimizer_steps(train, "warmup_steps"),
         "max_steps": optimizer_steps(train, "max_steps"),
         "max_grad_norm": float(train.get("max_grad_norm", 1.0)),
-        "weight_decay": float(train.get("weight_decay", 0.0)),
+        "weight_decay": float(train.get("weight_decay", 0.0)),  # release: 0.01 (verl optim default)
         "save_strategy": "steps",
         "save_steps": optimizer_steps(train, "save_steps"),
         "save_total_limit": train.get("save_total_limit"),
-        "save_only_model": False,  # keep optimizer + scheduler + RNG so a killed job resumes exactly
+        # optimizer + scheduler + RNG: a resumed run matches an uninterrupted one step for step with
+        # transformers generation (tests/test_faults.py); with vLLM rollouts it does not (vLLM's
+        # sampling state is not in the checkpoint)
+        "save_only_model": False,
         "logging_steps": int(train.get("logging_steps", 1)),
         "logging_first_step": True,
         "report_to": report_to,
@@ -192,6 +228,7 @@ def grpo_config_kwargs(
         loss_type=algo["loss_type"],
         epsilon=eps_low,
         epsilon_high=eps_high,
+        delta=clip_delta(train),
         beta=0.0,  # no KL term and no reference model (RECIPE.md §4)
         num_iterations=1,
         scale_rewards="group",  # group-normalised advantages, GRPO style
@@ -204,14 +241,29 @@ def grpo_config_kwargs(
         kwargs.update(
             vllm_mode="colocate",
             vllm_gpu_memory_utilization=float(train["vllm_gpu_memory_utilization"]),
+            vllm_enable_sleep_mode=bool(train.get("vllm_enable_sleep_mode", True)) and not use_cpu,
+            # the engine holds what a rollout can reach, not the model's 256K context
+            vllm_max_model_length=max_prompt_length(resolved) + max_completion_length(resolved),
         )
+    # vero.train.release.VeroGRPOConfig fields
+    kwargs["advantage_epsilon"] = float(train.get("advantage_epsilon", 1e-4))
+    from vero.train.launch import judge_layout
+
+    serve = (resolved.get("reward", {}).get("judge") or {}).get("serve") or {}
+    kwargs["judge_sleep_level"] = (
+        int(serve.get("sleep_level", 1)) if judge_layout(resolved) == "shared" else None
+    )
+    # off as in the release; TRL would turn it on with vLLM (and it is meaningless without)
+    kwargs["vllm_importance_sampling_correction"] = kwargs["use_vllm"] and bool(
+        train.get("vllm_importance_sampling_correction", False)
+    )
     return kwargs
 
 
 def build_grpo_config(resolved: Mapping, output_dir: str, **kwargs):
-    from trl import GRPOConfig
+    from vero.train.release import VeroGRPOConfig
 
-    return GRPOConfig(**grpo_config_kwargs(resolved, output_dir, **kwargs))
+    return VeroGRPOConfig(**grpo_config_kwargs(resolved, output_dir, **kwargs))
 
 
 def sft_config_kwargs(

@@ -2,7 +2,12 @@
 
 Two backends: `openai` (any OpenAI-compatible chat endpoint, e.g. vLLM's server, via httpx) and
 `transformers` (a local causal LM). Replies are parsed leniently (`parse_skill_reply`). Results
-are cached on disk under sha256(model, prompt version, trace), so a rerun costs nothing; only
+are cached on disk, keyed on everything the reply depends on (`LLMExtractor.cache_key`): the
+backend, the model's identity (for a local model directory the sha256 of its files, for a hub id
+its cached snapshot commit, for an endpoint the served model name), and the exact request (both
+prompts as sent, with the trace, temperature, max_tokens and extra request fields). So a rerun
+costs nothing, and no change of model, prompt or sampling ever reuses a reply. A hit is parsed
+again from the stored raw reply, so a change of the parser applies to cached replies too. Only
 successful parses are cached, so a failed call is retried next time. Nothing here raises on a
 bad trace or a bad reply: the status says what happened.
 """
@@ -14,12 +19,14 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from vero.analysis.skills import Skill, parse_skill_reply
 
-# Bump when the prompt changes: it is part of the cache key.
-PROMPT_VERSION = "skills-v1"
+# Part of every cache key: bump it when the way a reply becomes skills changes in a way the
+# request does not show (the prompts themselves are in the key).
+CACHE_FORMAT = "skills-cache-v2"
 
 SYSTEM_PROMPT = (
     "You study how an AI model reasons about images. You will be shown the reasoning it wrote "
@@ -39,6 +46,48 @@ def user_prompt(trace: str, max_chars: int) -> str:
     return f"Reasoning:\n<<<\n{clipped}\n>>>\n\nThe JSON list of skills:"
 
 
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def model_dir_fingerprint(model_dir: str | Path, memo_path: str | Path | None = None) -> str:
+    """sha256 over (relative path, sha256 of the content) of every file of a local model directory.
+
+    Hashing a large model takes a while, so per-file hashes are remembered in `memo_path` under
+    (path, inode, size, mtime_ns, ctime_ns): a file changed in place gets a new ctime even when
+    its mtime is put back, so the memo never returns the hash of old content.
+    """
+    root = Path(model_dir)
+    memo: dict = {}
+    if memo_path is not None:
+        try:
+            memo = json.loads(Path(memo_path).read_text())
+        except (OSError, ValueError):
+            memo = {}
+    files = sorted(p for p in root.rglob("*") if p.is_file() and ".cache" not in p.relative_to(root).parts)
+    outer = hashlib.sha256()
+    changed = False
+    for p in files:
+        st = p.stat()
+        stamp = f"{p.resolve()}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
+        digest = memo.get(stamp)
+        if digest is None:
+            digest = memo[stamp] = _file_sha256(p)
+            changed = True
+        outer.update(f"{p.relative_to(root).as_posix()}\0{digest}\n".encode())
+    if memo_path is not None and changed:
+        memo_path = Path(memo_path)
+        memo_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo_path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(memo))
+        os.replace(tmp, memo_path)
+    return outer.hexdigest()
+
+
 class SkillCache:
     """One small JSON file per key under `root/ab/abcdef....json`; writes are atomic."""
 
@@ -46,20 +95,25 @@ class SkillCache:
         self.root = Path(root)
 
     @staticmethod
-    def key(model: str, trace: str) -> str:
-        blob = json.dumps([model, PROMPT_VERSION, trace], ensure_ascii=False).encode()
+    def key(identity: Mapping) -> str:
+        """sha256 of everything a reply depends on (`LLMExtractor.cache_identity`)."""
+        blob = json.dumps([CACHE_FORMAT, identity], sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
-    def get(self, key: str) -> list[Skill] | None:
+    def get(self, key: str) -> tuple[list[Skill] | None, str | None]:
+        """(skills parsed again from the stored reply, the reply); (None, None) on a miss."""
         p = self._path(key)
         try:
             data = json.loads(p.read_text())
-            return [Skill(s["label"], s["description"]) for s in data["skills"]]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        except (OSError, ValueError):
+            return None, None
+        raw = data.get("raw") if isinstance(data, dict) else None
+        if not isinstance(raw, str):
+            return None, None
+        return parse_skill_reply(raw), raw
 
     def put(self, key: str, skills: list[Skill], raw: str) -> None:
         p = self._path(key)
@@ -110,6 +164,7 @@ class LLMExtractor:
         self.extra_body = dict(extra_body or {})
         self._client = None
         self._local = None
+        self._model_identity = None
         self._lock = threading.Lock()
         self.calls = 0  # model calls made (cache hits excluded), for reports and tests
 
@@ -121,6 +176,51 @@ class LLMExtractor:
             {"role": "user", "content": user_prompt(trace, self.max_trace_chars)},
         ]
 
+    def _openai_body(self, trace: str) -> dict:
+        return {
+            **self.extra_body,
+            "model": self.model,
+            "messages": self._messages(trace),
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+
+    def model_identity(self) -> str:
+        """What names the model's weights: the served model name for an endpoint; for the local
+        backend the sha256 of a model directory's files, or a hub id's cached snapshot commit."""
+        if self._model_identity is None:
+            identity = f"served:{self.model}"
+            if self.backend == "transformers":
+                identity = f"hub:{self.model}"
+                if Path(self.model).is_dir():
+                    memo = self.cache.root / "_model_fingerprints.json" if self.cache else None
+                    identity = f"dir-sha256:{model_dir_fingerprint(self.model, memo)}"
+                else:
+                    try:
+                        from huggingface_hub import snapshot_download
+
+                        snapshot = Path(snapshot_download(self.model, local_files_only=True))
+                        identity = f"hub:{self.model}@{snapshot.name}"
+                    except Exception:  # not in the local hub cache: the id is all there is
+                        pass
+            self._model_identity = identity
+        return self._model_identity
+
+    def cache_identity(self, trace: str) -> dict:
+        """Everything the reply to `trace` depends on: backend, model identity, the request."""
+        if self.backend == "openai":
+            request = self._openai_body(trace)
+        else:
+            request = {
+                "messages": self._messages(trace),
+                "temperature": self.temperature,
+                "max_tokens": self.max_tokens,
+            }
+        return {"backend": self.backend, "model": self.model_identity(), "request": request}
+
+    def cache_key(self, trace: str) -> str:
+        return SkillCache.key(self.cache_identity(trace))
+
     def _ask_openai(self, trace: str) -> tuple[str | None, str]:
         import httpx
 
@@ -131,13 +231,7 @@ class LLMExtractor:
                 if key:
                     headers["Authorization"] = f"Bearer {key}"
                 self._client = httpx.Client(timeout=httpx.Timeout(self.timeout_s), headers=headers)
-        body = {
-            **self.extra_body,
-            "model": self.model,
-            "messages": self._messages(trace),
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-        }
+        body = self._openai_body(trace)
         status = "request_failed"
         for _ in range(self.max_retries + 1):
             try:
@@ -192,9 +286,9 @@ class LLMExtractor:
     def extract_with_status(self, trace: str, category: str) -> tuple[list[Skill], str]:
         if not isinstance(trace, str) or not trace.strip():
             return [], "empty_trace"
-        key = SkillCache.key(self.model, trace) if self.cache else None
+        key = self.cache_key(trace) if self.cache else None
         if self.cache:
-            hit = self.cache.get(key)
+            hit, _ = self.cache.get(key)
             if hit is not None:
                 return hit, "cached"
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from vero.rewards.semantics import RELEASE, Corrections
 
 
 @dataclass(frozen=True)
@@ -11,3 +13,4 @@ class RouteContext:
     image_size: tuple[int, int] | None = None
     coords: str = "absolute"  # "absolute" pixels or "qwen1000" ([0, 1000]-normalized, Qwen3-VL)
     math_verify_timeout_s: float = 5.0
+    fix: Corrections = field(default=RELEASE)  # the corrections in force (none: the release's reward)
