@@ -153,7 +153,14 @@ JOB_SETTINGS: dict[str, tuple[str, ...]] = {
         "experiments.*.categories",
         "experiments.*.description",
     ),
-    "build_report": ("model.base", "model.family", "experiments.*.ablation"),
+    # the demo's figures (vero.report.demo_figures) read the runs' categories and reward
+    "build_report": (
+        "model.base",
+        "model.family",
+        "experiments.*.ablation",
+        "experiments.*.categories",
+        "experiments.*.train.reward",
+    ),
 }
 JOB_SETTINGS["analysis_dynamics_algorithm"] = JOB_SETTINGS["analysis_dynamics"]
 
