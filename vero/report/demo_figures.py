@@ -240,3 +240,79 @@ def figure_lines(fig: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
             ("make demo wall time (s)", f"{wall:.0f}", "≤ 900 (aim 600)", "yes" if wall <= 900 else "no")
         )
     return rows
+
+
+# ---- learning checks: does each RL run get a signal, and does its policy move? ------------------
+
+
+def _train_rows(run_dir: Path) -> list[dict]:
+    from vero.analysis.traces import load_train_log
+
+    path = run_dir / "train_log.jsonl"
+    return load_train_log(path) if path.is_file() else []
+
+
+def weight_change(base_dir: str | Path, final_dir: str | Path) -> float | None:
+    """Relative L2 change of the weights, ||final - base|| / ||base||, over the tensors both
+    model directories hold (safetensors); None when either has no weights."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    def tensors(d: Path) -> dict:
+        out = {}
+        for f in sorted(Path(d).glob("*.safetensors")):
+            out.update(load_file(str(f)))
+        return out
+
+    a, b = tensors(Path(base_dir)), tensors(Path(final_dir))
+    common = sorted(set(a) & set(b))
+    if not common:
+        return None
+    num = sum(float(np.sum((b[k].astype(np.float64) - a[k].astype(np.float64)) ** 2)) for k in common)
+    den = sum(float(np.sum(a[k].astype(np.float64) ** 2)) for k in common)
+    return math.sqrt(num / den) if den > 0 else None
+
+
+def run_signal(run_dir: str | Path, base_dir: str | Path | None = None) -> dict[str, Any]:
+    """What one RL run's logs say about its learning signal:
+    - `reward_varies`: mean over steps of 1 - frac_reward_zero_std, the share of prompt groups whose
+      rollouts got different rewards (0 = a constant reward: every advantage is 0, nothing is learned);
+    - `accuracy_per_category`: mean logged training accuracy per category (reward/category/<c>/accuracy);
+    - `weight_change`: relative L2 change of the final model against `base_dir` (0 = unchanged).
+    """
+    run_dir = Path(run_dir)
+    rows = _train_rows(run_dir)
+    zero = [r["frac_reward_zero_std"] for r in rows if isinstance(r.get("frac_reward_zero_std"), int | float)]
+    acc: dict[str, list[float]] = {}
+    for r in rows:
+        for k, v in r.items():
+            if k.startswith("reward/category/") and k.endswith("/accuracy") and isinstance(v, int | float):
+                acc.setdefault(k.split("/")[2], []).append(float(v))
+    final = run_dir / "final"
+    return {
+        "n_steps": len(rows),
+        "reward_varies": (1 - sum(zero) / len(zero)) if zero else None,
+        "accuracy_per_category": {c: sum(v) / len(v) for c, v in acc.items()},
+        "weight_change": weight_change(base_dir, final) if base_dir and final.is_dir() else None,
+    }
+
+
+def signal_problems(
+    signal: Mapping[str, Any], *, min_varies: float = 0.2, min_change: float = 1e-6
+) -> list[str]:
+    """Why an RL run cannot have learned, from `run_signal` (empty = none found)."""
+    problems = []
+    if not signal["n_steps"]:
+        problems.append("no training steps logged")
+    varies = signal["reward_varies"]
+    if varies is None or varies < min_varies:
+        problems.append(
+            f"reward constant within prompt groups (share of groups with different rewards {varies}, "
+            f"need >= {min_varies}): every advantage is 0"
+        )
+    if not signal["accuracy_per_category"]:
+        problems.append("no per-category accuracy logged")
+    change = signal["weight_change"]
+    if change is None or change < min_change:
+        problems.append(f"policy unchanged (relative weight change {change}, need >= {min_change})")
+    return problems
