@@ -109,3 +109,20 @@ def test_same_sample_from_two_runs_never_straddles_a_split():
     r = run_probe(recs, folds=4, permutations=5)
     assert r["cv"] == name and r["accuracy_mean"] > 0.9
     assert _splits(a, np.array([x["category"] for x in a]), 4, 0)[2] == "stratified k-fold"
+
+
+def test_a_shuffle_that_leaves_a_fold_one_category_does_not_stop_the_probe():
+    """Traces of the same questions from several runs are grouped by id; with few questions a
+    label shuffle can leave a training fold with one category (sklearn's permutation test raises
+    there, as the demo's probe did). Such permutations are left out, the rest give the p-value."""
+    recs = []
+    for cat, words, runs in (("stem", "measure angle formula", 1), ("chart_ocr", "read bar axis", 5)):
+        for q in range(2):
+            for _run in range(runs):
+                recs.append(
+                    {"id": f"{cat}-{q}", "category": cat, "skills": [{"label": words, "description": words}]}
+                )
+    r = run_probe(recs, folds=5, permutations=40, seed=0)
+    assert r["status"] == "ok" and r["folds"] == 2 and r["cv"].startswith("stratified group")
+    assert 0 < r["permutations_unscored"] < 40
+    assert 0 < r["p_value"] <= 1  # 10 of 12 traces are chart_ocr: a shuffle scores as well

@@ -41,7 +41,7 @@ def test_analysis_rules_produce_every_output(tmp_path):
     write_synthetic_results(results, cfg, benchmarks=suite_benchmarks(cfg), n_per_category=12)
     snakefile = tmp_path / "Snakefile"
     snakefile.write_text(
-        f'include: "{REPO}/rules/common.smk"\ninclude: "{REPO}/rules/analysis.smk"\n\n\n'
+        f'include: "{REPO}/rules/common.smk"\ninclude: "{REPO}/rules/envs.smk"\ninclude: "{REPO}/rules/analysis.smk"\n\n\n'
         "rule analysis_only:\n    input:\n        analysis_targets(),\n"
     )
     env = {

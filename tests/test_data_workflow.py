@@ -14,7 +14,7 @@ import pytest
 
 from tests.fixtures.published_vero600k import build_published_sample, expected_outcome
 from vero.categories import CATEGORIES
-from vero.config import ConfigError, load_config
+from vero.config import load_config
 from vero.data.io import read_parquet_records
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,27 +27,6 @@ def snakemake(*args: str, dry: bool = False) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=560)
 
 
-def _paper_config_args(tmp_path: Path) -> list[str]:
-    """The paper config file itself (snakemake's default config/config.yaml), unless the resolved
-    config cannot round-trip through a job: then a copy differing in train.learning_rate only.
-
-    Workaround, inside this test only: jobs read results/resolved_config.json with a YAML 1.1
-    parser, which reads JSON's 1e-06 as text (the config issue's fix removes the need). The data
-    stage never reads train.learning_rate.
-    """
-    probe = tmp_path / "probe.json"
-    probe.write_text(json.dumps(load_config(REPO / "config" / "config.yaml")))
-    try:
-        load_config(probe)
-        return []
-    except ConfigError:
-        text = (REPO / "config" / "config.yaml").read_text()
-        assert "learning_rate: 1.0e-6" in text
-        copy = tmp_path / "paper_config.yaml"
-        copy.write_text(text.replace("learning_rate: 1.0e-6", "learning_rate: 1.0e-4"))
-        return ["--configfile", str(copy)]
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_paper_config_data_stage_on_the_published_layout(tmp_path):
@@ -57,7 +36,7 @@ def test_paper_config_data_stage_on_the_published_layout(tmp_path):
     source = build_published_sample(tmp_path / "vero600k", "hub")
     manifest = json.loads((tmp_path / "vero600k" / "manifest.json").read_text())["rows"]
     results = tmp_path / "results"
-    args = [str(results / "data/filter_report.json"), *_paper_config_args(tmp_path)]
+    args = [str(results / "data/filter_report.json")]  # the paper config file itself (the default)
     args += [
         "--config",
         f"results_dir={results}",
@@ -91,6 +70,7 @@ def test_paper_config_data_stage_on_the_published_layout(tmp_path):
 def test_filter_report_script_fails_with_the_table_over_the_limit(tmp_path):
     cfg = load_config(REPO / "config" / "demo.yaml")
     cfg["experiments"] = {"mixed": {"categories": ["stem", "chart_ocr"], "ablation": "main"}}
+    cfg["analysis"]["skills"]["experiments"] = ["mixed"]  # the config names only experiments it has
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     reports = []
     for cat, dropped in (("stem", {"low_resolution": 3}), ("chart_ocr", {})):

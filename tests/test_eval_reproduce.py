@@ -79,6 +79,7 @@ def test_dry_run_plans_released_checkpoints_times_30_benchmarks(tmp_path):
 
 TEST_SNAKEFILE = """
 include: "{repo}/rules/common.smk"
+include: "{repo}/rules/envs.smk"
 include: "{repo}/rules/eval.smk"
 include: "{repo}/rules/reproduce.smk"
 """

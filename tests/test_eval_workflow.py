@@ -103,6 +103,7 @@ def test_mini_suite_base_and_experiment_to_comparison(tiny_vlm_dir, tmp_path):
 
 TEST_SNAKEFILE = """
 include: "{repo}/rules/common.smk"
+include: "{repo}/rules/envs.smk"
 include: "{repo}/rules/eval.smk"
 
 # Stand-ins for the data and training stages (their own rules are tested elsewhere): the held-out

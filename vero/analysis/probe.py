@@ -82,11 +82,7 @@ def run_probe(
     JSON-ready dict; `status` is `ok` or `insufficient_data` (with `reason`), never an exception
     for too little data.
     """
-    from sklearn.model_selection import (
-        cross_val_predict,
-        cross_val_score,
-        permutation_test_score,
-    )
+    from sklearn.model_selection import cross_val_predict, cross_val_score
 
     usable, small, dropped = prepare(records, min_per_class=2)
     result = {
@@ -115,6 +111,16 @@ def run_probe(
         vecs = [np.asarray(embed([s["description"] for s in r["skills"]])).mean(axis=0) for r in usable]
         X = np.vstack(vecs)
     cv, n_splits, cv_name = _splits(usable, y, folds, seed)
+    one_class = [i for i, (train, _) in enumerate(cv) if len(set(y[train])) < 2]
+    if one_class:
+        return {
+            **result,
+            "status": "insufficient_data",
+            "reason": (
+                f"training folds {one_class} of {n_splits} hold a single category "
+                "(too few distinct samples per category for grouped folds)"
+            ),
+        }
     model = _pipeline(features, C, seed)
     scores = cross_val_score(model, X, y, cv=cv, scoring="accuracy")
     pred = cross_val_predict(model, X, y, cv=cv)
@@ -123,10 +129,9 @@ def run_probe(
     cm = confusion_matrix(y, pred, labels=classes)
     p_value = math.nan
     if permutations > 0:
-        _, perm_scores, p_value = permutation_test_score(
-            model, X, y, cv=cv, n_permutations=permutations, random_state=seed, scoring="accuracy"
-        )
-        result["permutation_mean_accuracy"] = float(np.mean(perm_scores))
+        perm_scores, p_value = permutation_scores(model, X, y, cv, scores.mean(), permutations, seed)
+        result["permutation_mean_accuracy"] = float(np.nanmean(perm_scores))
+        result["permutations_unscored"] = int(np.isnan(perm_scores).sum())
     counts = Counter(y)
     model.fit(X, y)
     result.update(
@@ -148,6 +153,28 @@ def run_probe(
         }
     )
     return result
+
+
+def permutation_scores(model, X, y, cv, observed: float, permutations: int, seed: int):
+    """Accuracy under shuffled labels, on the same folds, and the permutation p-value.
+
+    As sklearn's `permutation_test_score`: p = (1 + #{permuted score >= observed}) / (1 + n)
+    (Ojala & Garriga 2010). A shuffle can leave a training fold with one category, which no
+    classifier fits; that permutation scores NaN and is left out of the count (and of n), where
+    sklearn's function would raise.
+    """
+    from sklearn.model_selection import cross_val_score
+
+    rng = np.random.default_rng(seed)
+    out = np.full(permutations, np.nan)
+    for i in range(permutations):
+        y_perm = rng.permutation(y)
+        if any(len(set(y_perm[train])) < 2 for train, _ in cv):
+            continue
+        out[i] = cross_val_score(model, X, y_perm, cv=cv, scoring="accuracy").mean()
+    scored = out[~np.isnan(out)]
+    p_value = (1 + int((scored >= observed).sum())) / (1 + len(scored)) if len(scored) else math.nan
+    return out, p_value
 
 
 def _splits(records: list[dict], y: np.ndarray, folds: int, seed: int):
