@@ -1,9 +1,13 @@
-"""Wall time of the whole CPU demo: `snakemake all` with config/demo.yaml into a fresh directory.
+"""The whole CPU demo and its figures: `snakemake all` with config/demo.yaml, then what it shows.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/demo.py [--cores 2]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/demo.py [--cores 2] [--keep DIR]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/demo.py --results DIR   # figures of a finished run
 
-Prints the number of jobs, the wall time and the CPU time of the run (the goal: at most 15
-minutes on 2 cores, aim 10).
+Runs the demo into a fresh directory (or DIR with --keep), then prints the number of jobs, the
+wall and CPU time (the goal: at most 15 minutes on 2 cores, aim 10) and the figures of issue 17
+side by side with their targets (vero.report.demo_figures): mixed run vs base overall (mean ±
+SEM), the transfer matrix's diagonal, math-verify-only vs task-routed reward on grounding,
+reasoning length by category, traces per category. With --results it only reads DIR.
 """
 
 from __future__ import annotations
@@ -24,9 +28,16 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cores", type=int, default=2)
+    p.add_argument("--keep", help="run into this directory and keep it (default: a temporary one)")
+    p.add_argument("--results", help="do not run: print the figures of this finished results dir")
     a = p.parse_args(argv)
+    if a.results:
+        print_figures(Path(a.results))
+        return
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
     with tempfile.TemporaryDirectory() as tmp:
+        if a.keep:
+            tmp = str(Path(a.keep).resolve())
         cmd = [
             sys.executable,
             "-m",
@@ -49,10 +60,39 @@ def main(argv=None):
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         m = re.search(r"(\d+) of (\d+) steps \(100%\) done", out.stdout + out.stderr)
         jobs = m.group(2) if m else "?"
-    print(
-        f"demo: {jobs} jobs on {a.cores} cores in {wall:.0f} s wall "
-        f"({(usage.ru_utime + usage.ru_stime) / 60:.1f} CPU-min)"
+        print(
+            f"demo: {jobs} jobs on {a.cores} cores in {wall:.0f} s wall "
+            f"({(usage.ru_utime + usage.ru_stime) / 60:.1f} CPU-min)"
+        )
+        print_figures(Path(tmp) / "results", wall_s=wall)
+
+
+def print_figures(results: Path, wall_s: float | None = None) -> None:
+    from vero.config import load_config
+    from vero.report.demo_figures import demo_figures, figure_lines
+
+    cfg = (
+        load_config(results / "resolved_config.json")
+        if (results / "resolved_config.json").is_file()
+        else (load_config(ROOT / "config" / "demo.yaml"))
     )
+    fig = demo_figures(results, cfg)
+    fig["wall_s"] = wall_s
+    base = fig["base"]
+    if base["categories"]:
+        print(
+            "base model per category (%, mean ± SEM, n): "
+            + ", ".join(
+                f"{c} {s:.1f} ± {e:.1f} (n={n})"
+                for c, (s, e, n) in base["categories"].items()
+                if s is not None
+            )
+        )
+    rows = figure_lines(fig)
+    w = max(len(r[0]) for r in rows) if rows else 10
+    print(f"{'figure':<{w}} | {'target':<18} | met | measured")
+    for name, measured, target, met in rows:
+        print(f"{name:<{w}} | {target:<18} | {met:<3} | {measured}")
 
 
 if __name__ == "__main__":

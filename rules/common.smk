@@ -182,7 +182,11 @@ def ablation_targets(ablation, *extra):
 # ---- data stage: paths and input functions of rules/data.smk ------------------------------------
 
 from vero.config import resolve_experiment
-from vero.models.families import tiny_model_dir
+from vero.models.families import (
+    base_model_inputs,
+    tiny_model_dir,
+    warm_model_dir,
+)
 
 DATA = {
     "raw": res("data/raw/{category}.parquet"),
@@ -193,8 +197,13 @@ DATA = {
     "filter_report_json": res("data/filter_report.json"),
     "filter_report_md": res("data/filter_report.md"),
     "mix": res("data/mix/{experiment}.parquet"),
+    "pretrain": res("data/pretrain/veromini.parquet"),
 }
 TINY_MODEL = tiny_model_dir(RESULTS, CFG["model"]["family"])
+WARM_MODEL = warm_model_dir(RESULTS, CFG["model"]["family"])
+# The model directory the workflow builds for every experiment to start from (model.base
+# "tiny": the tiny model, or its warm start); nothing for a hub id or a local path.
+BUILT_BASE_MODEL = base_model_inputs(CFG, RESULTS)
 
 
 def heldout_files():
@@ -240,9 +249,7 @@ def data_targets():
         + [mix_file(e) for e in EXPERIMENTS]
         + heldout_files()
     )
-    if CFG["model"]["base"] == "tiny":
-        targets.append(TINY_MODEL)
-    return targets
+    return targets + BUILT_BASE_MODEL
 
 
 # ---- eval stage: paths and input functions of rules/eval.smk ------------------------------------
@@ -264,9 +271,7 @@ EVAL_RESOURCES = rule_resources("eval_benchmark")
 def eval_model_input(wildcards):
     """The base model dir when the workflow builds it; a run's final model (training finished)."""
     if wildcards.experiment == "base":
-        if CFG["model"]["base"] == "tiny":
-            return [tiny_model_dir(RESULTS, CFG["model"]["family"])]
-        return []
+        return BUILT_BASE_MODEL
     return [final_model(wildcards.experiment)]
 
 

@@ -140,3 +140,44 @@ rule build_tiny_model:
         settings=job_settings("build_tiny_model"),
     shell:
         "python workflow_scripts/build_tiny_model.py --config-json {params.settings} --out {output} > {log} 2>&1"
+
+
+# The demo's warm start (model.tiny.warm_start, vero.models.warm_start): VeroMini's pretrain
+# split, then a short supervised run of the built tiny model on it; every experiment and the
+# base evaluation start from the result. Only in the DAG when model.base is "tiny" and steps > 0.
+rule data_pretrain:
+    output:
+        parquet=DATA["pretrain"],
+    log:
+        logf("data_pretrain"),
+    benchmark:
+        benchf("data_pretrain")
+    conda:
+        "../envs/gpu.yaml"
+    resources:
+        **rule_resources("data_pretrain"),
+    params:
+        settings=job_settings("data_pretrain"),
+    shell:
+        "python workflow_scripts/data_pretrain.py --config-json {params.settings} --out {output.parquet} > {log} 2>&1"
+
+
+rule warm_start:
+    input:
+        base=TINY_MODEL,
+        data=DATA["pretrain"],
+    output:
+        directory(WARM_MODEL),
+    log:
+        logf("warm_start"),
+    benchmark:
+        benchf("warm_start")
+    conda:
+        "../envs/gpu.yaml"
+    resources:
+        **rule_resources("warm_start"),
+    params:
+        settings=job_settings("warm_start"),
+    shell:
+        "python workflow_scripts/warm_start.py --config-json {params.settings} --base {input.base}"
+        " --data {input.data} --out {output} > {log} 2>&1"

@@ -6,10 +6,11 @@
 # complete runs/{experiment}/checkpoint-*; the final model is the rule's output. A stop signal
 # (README, "Preemption") makes the job save a checkpoint and exit 143.
 
-from vero.models.families import base_model_inputs, resolve_base_model
+from vero.models.families import resolve_base_model
 
 BASE_MODEL = resolve_base_model(CFG, RESULTS)
-BASE_MODEL_INPUT = base_model_inputs(CFG, RESULTS)
+# the tiny model (or its warm start) when the workflow builds it; nothing for a hub id or a path
+BASE_MODEL_INPUT = BUILT_BASE_MODEL
 
 
 rule train_experiment:

@@ -43,6 +43,10 @@ def test_panels_and_summary():
     assert keys["reward"] == ["reward"] and keys["policy entropy"] == ["entropy"]
     assert keys["reward components"] == ["reward/accuracy", "reward/format", "reward/overlong"]
     assert keys["reward per category"] == ["reward/category/chart_ocr/total", "reward/category/stem/total"]
+    assert keys["accuracy per category"] == [
+        "reward/category/chart_ocr/accuracy",
+        "reward/category/stem/accuracy",
+    ]
     bare = panel_keys([{"step": 1.0, "reward/category/stem": 0.1, "rewards/vero/mean": 0.2}])
     assert bare["reward per category"] == ["reward/category/stem"]
     assert bare["reward components"] == ["rewards/vero/mean"]

@@ -322,8 +322,8 @@ def test_command_line_values_arrive_as_the_schema_types(overrides):
 
 def test_yaml_reads_1e_minus_6_as_a_number(tmp_path):
     path = tmp_path / "c.yaml"
-    text = CONFIGS[1].read_text().replace("learning_rate: 1.0e-4", "learning_rate: 1e-6")
-    path.write_text(text.replace("max_new_tokens: 48", "max_new_tokens: 48\n  top_p: 1E+0"))
+    text = re.sub(r"\n  learning_rate: \S+", "\n  learning_rate: 1e-6", CONFIGS[1].read_text(), count=1)
+    path.write_text(re.sub(r"\n  (max_new_tokens: \d+)", r"\n  \1\n  top_p: 1E+0", text, count=1))
     cfg = load_config(path)
     assert same(cfg["train"]["learning_rate"], 1e-06) and same(cfg["eval"]["top_p"], 1.0)
 
@@ -366,7 +366,7 @@ def test_nested_override_coerced_and_merged_not_replacing():
         ]
     )
     cfg = load_workflow_config([CONFIGS[1]], cli)
-    assert same(cfg["train"]["learning_rate"], 2e-06) and cfg["train"]["batch_size"] == 6  # merged
+    assert same(cfg["train"]["learning_rate"], 2e-06) and cfg["train"]["batch_size"] == 12  # merged
     assert cfg["experiments"]["mixed"] == {
         "categories": "all",
         "ablation": "main",

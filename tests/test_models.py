@@ -81,7 +81,12 @@ def test_resolve_base_model_on_the_demo_config():
     from vero.config import REPO_ROOT, load_config
 
     cfg = load_config(REPO_ROOT / "config" / "demo.yaml")
-    assert resolve_base_model(cfg, "results") == f"results/models/tiny-{cfg['model']['family']}"
+    family = cfg["model"]["family"]
+    # the demo warm-starts the tiny model; without a warm start every experiment starts from it
+    assert cfg["model"]["tiny"]["warm_start"]["steps"] > 0
+    assert resolve_base_model(cfg, "results") == f"results/models/tiny-{family}-warm"
+    cold = {**cfg, "model": {**cfg["model"], "tiny": {**cfg["model"]["tiny"], "warm_start": {"steps": 0}}}}
+    assert resolve_base_model(cold, "results") == f"results/models/tiny-{family}"
     family, shape = tiny_settings(cfg)
     assert family == cfg["model"]["family"]
     assert (

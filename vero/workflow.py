@@ -30,7 +30,11 @@ ABLATION_GROUPS: dict[str, tuple[str, ...]] = {
 # file named by their content (README "Reruns").
 JOB_SETTINGS: dict[str, tuple[str, ...]] = {
     "data_raw": ("data.source", "data.synthetic", "-data.synthetic.heldout_per_category"),
-    "data_heldout": ("data.synthetic.heldout_per_category", "data.synthetic.seed"),
+    "data_heldout": (
+        "data.synthetic.heldout_per_category",
+        "data.synthetic.seed",
+        "data.synthetic.difficulty",
+    ),
     "data_filter": ("data.filter", "-data.filter.max_drop_fraction"),
     # the report also checks that every category some experiment trains on kept rows
     "data_filter_report": ("data.filter.max_drop_fraction", "experiments.*.categories"),
@@ -42,7 +46,17 @@ JOB_SETTINGS: dict[str, tuple[str, ...]] = {
         "data.prompt",
         "train.system_prompt",
     ),
-    "build_tiny_model": ("model.family", "model.tiny"),
+    "build_tiny_model": ("model.family", "model.tiny", "-model.tiny.warm_start"),
+    # the demo's warm start (vero.models.warm_start): its pretrain split, then SFT of the tiny model
+    "data_pretrain": ("model.tiny.warm_start", "data.synthetic.difficulty"),
+    "warm_start": (
+        "model.base",
+        "model.family",
+        "model.dtype",
+        "model.tiny.warm_start",
+        "data.prompt",
+        "train.system_prompt",
+    ),
     # everything of the experiment, resolved: a default it overrides does not rerun it
     "train_experiment": (
         "seed",
@@ -140,7 +154,14 @@ JOB_SETTINGS: dict[str, tuple[str, ...]] = {
         "experiments.*.categories",
         "experiments.*.description",
     ),
-    "build_report": ("model.base", "model.family", "experiments.*.ablation"),
+    # the demo's figures (vero.report.demo_figures) read the runs' categories and reward
+    "build_report": (
+        "model.base",
+        "model.family",
+        "experiments.*.ablation",
+        "experiments.*.categories",
+        "experiments.*.train.reward",
+    ),
 }
 JOB_SETTINGS["analysis_dynamics_algorithm"] = JOB_SETTINGS["analysis_dynamics"]
 

@@ -52,7 +52,8 @@ def main(argv=None):
     start = time.perf_counter()
     try:
         if a.text_lm:
-            out = build_tiny_text_lm(a.out, family=a.text_lm, **shape)
+            text_shape = {k: v for k, v in shape.items() if not k.startswith("vision_")}
+            out = build_tiny_text_lm(a.out, family=a.text_lm, **text_shape)
         else:
             out = build_tiny_vlm(family, a.out, **shape)
     except ValueError as exc:  # a bad shape: say which, without a traceback

@@ -26,6 +26,7 @@ PANELS = (
     "reward",
     "reward components",
     "reward per category",
+    "accuracy per category",
     "policy entropy",
     "response length",
     "clip fraction",
@@ -78,6 +79,8 @@ def panel_keys(rows: list[dict]) -> dict[str, list[str]]:
         # per category the total (reward/category/<cat>/total), or a bare reward/category/<cat>
         "reward per category": [k for k in per_cat if k.endswith("/total")]
         or [k for k in per_cat if k.count("/") == 2],
+        # the accuracy part of the reward per category (reward/category/<cat>/accuracy)
+        "accuracy per category": [k for k in per_cat if k.endswith("/accuracy")],
         "policy entropy": [k for k in ("entropy",) if k in keys],
         "response length": [length] if length else [],
         # TRL logs mean, min and max of each clip ratio; the means are enough when present
@@ -100,7 +103,7 @@ def _short(key: str) -> str:
     for prefix in ("reward/category/", "reward/", "rewards/", "clip_ratio/"):
         if key.startswith(prefix):
             key = key[len(prefix) :]
-    return key.removesuffix("/mean").removesuffix("/total") or key
+    return key.removesuffix("/mean").removesuffix("/total").removesuffix("/accuracy") or key
 
 
 def _not_logged(ax) -> None:
@@ -113,7 +116,7 @@ def plot_experiment(rows: list[dict], path: str | Path, *, title: str, window: i
     """One panel per PANELS entry of one run's curves; absent metrics are marked as not logged."""
     plt = pyplot()
     keys = panel_keys(rows)
-    fig, axes = plt.subplots(2, 4, figsize=(19, 7.5))
+    fig, axes = plt.subplots(3, 3, figsize=(16, 11))
     for ax, panel in zip(axes.flat, PANELS, strict=True):
         ax.set_title(panel, fontsize=10)
         ax.set_xlabel("step")
@@ -122,7 +125,7 @@ def plot_experiment(rows: list[dict], path: str | Path, *, title: str, window: i
             continue
         for k in keys[panel]:
             s, v = _series(rows, k)
-            color = category_color(_short(k)) if panel == "reward per category" else None
+            color = category_color(_short(k)) if panel.endswith("per category") else None
             line = ax.plot(
                 s, smooth(v, window), label=_short(k), color=color, marker="." if len(s) < 30 else None
             )[0]

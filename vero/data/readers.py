@@ -667,16 +667,20 @@ def iter_source_records(data_cfg: Mapping[str, Any], *, progress: bool = False) 
 
     VeroMini rows are marked curated: the project generates them to spec.
     """
-    from vero.data.veromini import generate_veromini
+    from vero.data.veromini import DEFAULT_DIFFICULTY, generate_veromini
 
     source = data_cfg["source"]
     synth = data_cfg["synthetic"]
+    difficulty = synth.get("difficulty", DEFAULT_DIFFICULTY)
     kind = source["kind"]
     amap = source.get("ability_map") or {}
     curated = source_is_curated(source)
 
     def veromini():
-        for rec in generate_veromini(synth["train_per_category"], synth["seed"], "train", progress=progress):
+        rows = generate_veromini(
+            synth["train_per_category"], synth["seed"], "train", difficulty=difficulty, progress=progress
+        )
+        for rec in rows:
             yield {**rec, "curated": True, "_origin": "VeroMini", "_where": f"VeroMini {rec['id']}"}
 
     if kind == "synthetic":

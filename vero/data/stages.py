@@ -23,7 +23,7 @@ from vero.data.io import write_records
 from vero.data.mixing import build_mix
 from vero.data.question_filter import QuestionFilterSettings, QuestionJudge
 from vero.data.readers import iter_source_records, source_is_curated
-from vero.data.veromini import generate_category
+from vero.data.veromini import DEFAULT_DIFFICULTY, generate_category
 from vero.io import write_json
 from vero.prompts import training_system_prompt
 
@@ -50,7 +50,12 @@ def heldout_stage(cfg: Mapping[str, Any], out_dir: str | Path) -> dict[str, int]
     counts = {}
     for category in CATEGORIES:
         rows = generate_category(
-            category, synth["heldout_per_category"], synth["seed"], "heldout", progress=True
+            category,
+            synth["heldout_per_category"],
+            synth["seed"],
+            "heldout",
+            difficulty=synth.get("difficulty", DEFAULT_DIFFICULTY),
+            progress=True,
         )
         counts[category] = write_records(Path(out_dir) / f"{category}.parquet", rows)
     print(json.dumps({"heldout": counts}))

@@ -16,6 +16,7 @@ from vero.models.families import (
     family_defaults,
     resolve_base_model,
     tiny_model_dir,
+    warm_model_dir,
 )
 
 _LAZY = {
@@ -38,6 +39,7 @@ __all__ = [
     "family_defaults",
     "resolve_base_model",
     "tiny_model_dir",
+    "warm_model_dir",
     *_LAZY,
 ]
 

@@ -91,8 +91,14 @@ def tiny_model_dir(results_dir: str | Path, family: str) -> str:
     return f"{str(results_dir).rstrip('/')}/models/tiny-{family}"
 
 
+def warm_model_dir(results_dir: str | Path, family: str) -> str:
+    """Where the workflow writes the warm-started tiny VLM of `family` (rule warm_start)."""
+    return tiny_model_dir(results_dir, family) + "-warm"
+
+
 def resolve_base_model(cfg: Mapping, results_dir: str | Path) -> str:
-    """The hub id or directory every experiment starts from (`model.base`, "tiny" → built dir)."""
+    """The hub id or directory every experiment starts from (`model.base`; "tiny" → the built
+    tiny model, or its warm-started copy when `model.tiny.warm_start.steps` > 0)."""
     model_cfg = cfg.get("model") if isinstance(cfg, Mapping) else None
     if not isinstance(model_cfg, Mapping):
         raise ConfigError("config key 'model' is missing or not a mapping")
@@ -101,13 +107,18 @@ def resolve_base_model(cfg: Mapping, results_dir: str | Path) -> str:
             raise ConfigError(f"config key 'model.{key}' is missing")
     base, family = model_cfg["base"], model_cfg["family"]
     if base == "tiny":
+        from vero.models.warm_start import warm_start_enabled
+
+        if warm_start_enabled(cfg):
+            return warm_model_dir(results_dir, family)
         return tiny_model_dir(results_dir, family)
     return str(base)
 
 
 def base_model_inputs(cfg: Mapping, results_dir: str | Path) -> list[str]:
-    """What the train rule waits for before it starts: the tiny model's directory when the workflow
-    builds it (`model.base: tiny`), nothing for a hub id or a local path.
+    """What the train rule waits for before it starts: the tiny model's directory (or its warm
+    start, `model.tiny.warm_start.steps` > 0) when the workflow builds it (`model.base: tiny`),
+    nothing for a hub id or a local path.
 
     >>> base_model_inputs({"model": {"base": "tiny", "family": "qwen2_5_vl"}}, "results")
     ['results/models/tiny-qwen2_5_vl']

@@ -70,6 +70,17 @@ def check_shape(hidden_size: int, num_heads: int, num_layers: int, vocab_size: i
     return head_dim
 
 
+def check_vision_shape(hidden_size: int, depth: int) -> None:
+    """Validate the vision tower's width and depth (2 heads of hidden_size / 2, a multiple of 8)."""
+    for name, value in (("vision_hidden_size", hidden_size), ("vision_depth", depth)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if hidden_size % 16:
+        raise ValueError(
+            f"vision_hidden_size {hidden_size} must be a multiple of 16 (2 heads of a multiple of 8)"
+        )
+
+
 def _kv_heads(num_heads: int) -> int:
     # Grouped-query attention like the real models, when the head count allows it.
     return num_heads // 2 if num_heads % 2 == 0 else num_heads
@@ -119,10 +130,14 @@ def build_tiny_vlm(
     num_heads: int = 4,
     vocab_size: int = 512,
     seed: int = 0,
+    vision_hidden_size: int = 32,
+    vision_depth: int = 2,
 ) -> Path:
     """Build, save and return `out_dir` holding a tiny random VLM of `family` plus its processor.
 
-    Deterministic: the same arguments give byte-identical weights and tokenizer.
+    Deterministic: the same arguments give byte-identical weights and tokenizer. The vision
+    tower has `vision_depth` blocks of width `vision_hidden_size` (2 heads); its last block
+    attends over the whole image (Qwen2.5-VL) and feeds the deepstack merger (Qwen3-VL).
     """
     from transformers import Qwen2VLImageProcessorPil
 
@@ -130,6 +145,7 @@ def build_tiny_vlm(
 
     family_defaults(family)  # raises on an unknown family
     head_dim = check_shape(hidden_size, num_heads, num_layers, vocab_size)
+    check_vision_shape(vision_hidden_size, vision_depth)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -154,9 +170,9 @@ def build_tiny_vlm(
         "tie_word_embeddings": True,
     }
     vision_cfg = {
-        "depth": 2,
-        "hidden_size": 32,
-        "intermediate_size": 64,
+        "depth": vision_depth,
+        "hidden_size": vision_hidden_size,
+        "intermediate_size": vision_hidden_size * 2,
         "num_heads": 2,
         "patch_size": patch,
         "spatial_merge_size": _MERGE_SIZE,
@@ -172,7 +188,7 @@ def build_tiny_vlm(
             "rope_theta": 1e6,
             "mrope_section": _mrope_section(head_dim, family),
         }
-        vision_cfg.update(window_size=patch * _MERGE_SIZE * 2, fullatt_block_indexes=[1])
+        vision_cfg.update(window_size=patch * _MERGE_SIZE * 2, fullatt_block_indexes=[vision_depth - 1])
     else:
         from transformers import Qwen3VLConfig as ConfigCls
         from transformers import Qwen3VLForConditionalGeneration as ModelCls
@@ -184,7 +200,7 @@ def build_tiny_vlm(
             "mrope_interleaved": True,
         }
         # learned position grid of 8x8 patches, interpolated to other image sizes
-        vision_cfg.update(num_position_embeddings=64, deepstack_visual_indexes=[1])
+        vision_cfg.update(num_position_embeddings=64, deepstack_visual_indexes=[vision_depth - 1])
     config = ConfigCls(
         text_config=text,
         vision_config=vision_cfg,
@@ -266,7 +282,17 @@ def build_tiny_text_lm(
     return out
 
 
-TINY_SHAPE_KEYS = ("hidden_size", "num_layers", "num_heads", "vocab_size", "seed")
+TINY_SHAPE_KEYS = (
+    "hidden_size",
+    "num_layers",
+    "num_heads",
+    "vocab_size",
+    "seed",
+    "vision_hidden_size",
+    "vision_depth",
+)
+# Keys of `model.tiny` that are not part of the built shape.
+TINY_OTHER_KEYS = ("warm_start",)
 
 
 def tiny_settings(cfg: Mapping) -> tuple[str, dict]:
@@ -277,9 +303,10 @@ def tiny_settings(cfg: Mapping) -> tuple[str, dict]:
     if not isinstance(model_cfg, Mapping) or "family" not in model_cfg:
         raise ConfigError("config key 'model.family' is missing")
     tiny = model_cfg.get("tiny") or {}
-    unknown = sorted(set(tiny) - set(TINY_SHAPE_KEYS))
+    unknown = sorted(set(tiny) - set(TINY_SHAPE_KEYS) - set(TINY_OTHER_KEYS))
     if unknown:
-        raise ConfigError(f"config key 'model.tiny': unknown keys {unknown}; known: {list(TINY_SHAPE_KEYS)}")
+        known = list(TINY_SHAPE_KEYS + TINY_OTHER_KEYS)
+        raise ConfigError(f"config key 'model.tiny': unknown keys {unknown}; known: {known}")
     return model_cfg["family"], {k: tiny[k] for k in TINY_SHAPE_KEYS if k in tiny}
 
 

@@ -2,7 +2,8 @@
 
 The tiny models have no pretrained tokenizer to download, so one is trained locally on a corpus
 that looks like this project's traffic: the system prompt, think/answer tags, \\boxed{} answers,
-JSON boxes/points/web actions, digits, option letters and everyday English. Byte-level BPE can
+JSON boxes/points/web actions, digits, option letters, everyday English and the questions and
+worked answers of the embedded VeroMini tasks. Byte-level BPE can
 encode any text; the corpus only decides which strings get short encodings.
 """
 
@@ -50,6 +51,33 @@ sentence paragraph words click button page web search select type scroll menu gr
 _WORDS = _WORD_TEXT.split()
 
 
+def _veromini_lines(seed: int, per_task: int = 24) -> list[str]:
+    """Questions and worked answers of VeroMini tasks at every difficulty, the embedded dataset's
+    traffic. Only questions the held-out split can never hold are used (vero.data.veromini), so
+    the tokenizer is not fitted to evaluation text."""
+    from vero.data.schema import normalize_question
+    from vero.data.veromini import TASKS
+    from vero.data.veromini.base import DIFFICULTIES
+    from vero.data.veromini.generator import question_in
+
+    rng = random.Random(f"tokenizer-corpus:{seed}")
+    lines = []
+    for tasks in TASKS.values():
+        for task in tasks:
+            for level in DIFFICULTIES:
+                for _ in range(per_task):
+                    try:
+                        draft = task.make(rng, level)
+                    except RuntimeError:  # no room for this draw's shapes
+                        continue
+                    if question_in(normalize_question(draft.question), "heldout"):
+                        continue
+                    answer = draft.response or draft.answer
+                    lines.append(draft.question)
+                    lines.append(f"<think>\n{draft.rationale}\n</think>\n<answer>{answer}</answer>")
+    return lines
+
+
 def _corpus_lines(seed: int = 0, n_sentences: int = 1500) -> list[str]:
     """Deterministic training text for the BPE merges (see module docstring)."""
     rng = random.Random(seed)
@@ -78,7 +106,7 @@ def _corpus_lines(seed: int = 0, n_sentences: int = 1500) -> list[str]:
             answer = f"\\boxed{{{a}.{b}}} = \\frac{{{a}}}{{{b}}} + {a % 7}^{{2}}"
         lines.append(f"<think>\n{sentence} {a} + {b} = {a + b}.\n</think>\n<answer>{answer}</answer>")
         lines.append(f"{sentence}\n{letter}. {rng.choice(_WORDS)} {rng.choice(_WORDS)}")
-    return lines
+    return lines + _veromini_lines(seed)
 
 
 def build_tokenizer(vocab_size: int = 512, seed: int = 0, model_max_length: int = 32768):

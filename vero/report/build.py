@@ -106,7 +106,7 @@ def _table_html(header: list[str], rows: list[list[str]], delta_cols: tuple[str,
             out.append(f"<td{cls}>{html.escape(_fmt(cell))}</td>")
         out.append("</tr>")
     out.append("</tbody></table></div>")
-    return "".join(out)
+    return '<div class="scroll">' + "".join(out)
 
 
 def _markdown_html(md: str) -> str:
@@ -144,6 +144,29 @@ def _markdown_html(md: str) -> str:
     return "\n".join(out)
 
 
+def _ablation_section(comparison_md: Path | None) -> str | None:
+    """The ablations part of eval/comparison.md (each ablation run vs the main run, overall, with
+    the paper's difference beside it) as HTML; None when the file has no such section."""
+    if not comparison_md or not Path(comparison_md).exists():
+        return None
+    text = Path(comparison_md).read_text()
+    m = re.search(r"^## Ablations.*?(?=^## |^Notes:|\Z)", text, flags=re.S | re.M)
+    return _markdown_html(m.group(0)) if m else None
+
+
+def _demo_figures(inputs: ReportInputs) -> tuple[str | None, dict | None]:
+    """The embedded demo's figures against their targets (vero.report.demo_figures) as a table."""
+    from vero.report.demo_figures import demo_figures, figure_lines
+
+    cfg = inputs.config or {}
+    results = cfg.get("results_dir") or Path(inputs.comparison_csv).parent.parent
+    fig = demo_figures(results, cfg)
+    rows = [list(r) for r in figure_lines(fig)]
+    if not rows:
+        return None, fig
+    return _table_html(["figure", "measured", "target", "met"], rows), fig
+
+
 def _umap_fragment(path: Path | None) -> str | None:
     """The body of the plotly HTML (its div and script), so the figure lives inline in the report."""
     if not path or not Path(path).exists():
@@ -172,6 +195,8 @@ def build_report(inputs: ReportInputs, out_path: str | Path, *, title: str = "Ve
     paper_lengths = [
         [CATEGORY_NAMES[c], f"{m:.0f}", f"{s:.0f}"] for c, (m, s) in PAPER_REASONING_LENGTH.items()
     ]
+    is_demo = (inputs.config or {}).get("model", {}).get("base") == "tiny"
+    figures_table, figures = _demo_figures(inputs) if is_demo else (None, None)
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html"]))
     page = env.get_template("report.html.j2").render(
         title=title,
@@ -179,6 +204,9 @@ def build_report(inputs: ReportInputs, out_path: str | Path, *, title: str = "Ve
         model=(inputs.config or {}).get("model", {}),
         experiments=list((inputs.config or {}).get("experiments", {})),
         comparison_table=_table_html(header, rows),
+        ablation_html=_ablation_section(inputs.comparison_md),
+        figures_table=figures_table,
+        figures=figures,
         transfer_img=_img(inputs.transfer_png, "transfer heatmap"),
         transfer_table=_table_html(t_header, t_rows) if t_header else None,
         length_img=_img(inputs.reasoning_length_png, "reasoning length per category"),

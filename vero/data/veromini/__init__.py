@@ -1,5 +1,20 @@
 """VeroMini, the embedded procedurally generated dataset (see generator.py)."""
 
-from vero.data.veromini.generator import TASKS, generate_category, generate_veromini, reward_types_covered
+from vero.data.veromini.base import DEFAULT_DIFFICULTY, DIFFICULTIES
+from vero.data.veromini.generator import (
+    TASKS,
+    generate_category,
+    generate_veromini,
+    reward_types_covered,
+    write_pretrain,
+)
 
-__all__ = ["TASKS", "generate_category", "generate_veromini", "reward_types_covered"]
+__all__ = [
+    "DEFAULT_DIFFICULTY",
+    "DIFFICULTIES",
+    "TASKS",
+    "generate_category",
+    "generate_veromini",
+    "reward_types_covered",
+    "write_pretrain",
+]

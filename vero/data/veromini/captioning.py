@@ -13,13 +13,12 @@ import random
 
 from PIL import ImageDraw
 
-from vero.data.veromini.base import Draft, Task, dumps
+from vero.data.veromini.base import EASY_SIDE, Draft, Task, dumps, vocab
 from vero.data.veromini.drawing import (
     BACKGROUNDS,
-    COLORS,
-    SHAPE_NAMES,
     canvas,
     draw_shape,
+    grid_boxes,
     place_boxes,
     position_phrase,
 )
@@ -38,28 +37,35 @@ _AUDIENCES = (
 )
 _FORBIDDEN = ("beautiful", "stunning", "amazing", "gorgeous", "lovely", "very", "really", "nice")
 _END_PHRASES = ("That is all.", "End of description.", "Nothing else is shown.", "Thank you for reading.")
+# The think block of captioning warm-start targets.
+_DESCRIBE = "I describe each shape with its color and its place in the picture."
 
 
-def _scene(rng: random.Random):
-    w, h = rng.randint(110, 160), rng.randint(96, 150)
+def _scene(rng: random.Random, level: str = "hard"):
+    v, easy = vocab(level), level != "hard"  # easy: the fixed canvas of easy and medium
+    w, h = (EASY_SIDE, EASY_SIDE) if easy else (rng.randint(110, 160), rng.randint(96, 150))
     bg = rng.choice(tuple(BACKGROUNDS))
-    n = rng.randint(2, 4)
-    pairs = rng.sample([(c, s) for c in COLORS for s in SHAPE_NAMES], n)
-    boxes = place_boxes(rng, w, h, n, 18, 32)
+    n = rng.randint(1, 2) if easy else rng.randint(2, 4)
+    pairs = rng.sample([(c, s) for c in v.colors for s in v.shapes], n)
+    if easy:
+        boxes = grid_boxes(rng, n, side=w, cells=v.grid, size=v.box)
+    else:
+        boxes = place_boxes(rng, w, h, n, 18, 32)
     img = canvas(w, h, BACKGROUNDS[bg])
     d = ImageDraw.Draw(img)
     for (c, s), b in zip(pairs, boxes, strict=True):
         draw_shape(d, s, b, fill=c.rgb)
     # The reference is written without commas so it also serves the no-comma constraint.
-    sentences = [f"The picture has a plain {bg} background with {n} flat shapes on it."]
+    # Easy and medium scenes get a short reference: one sentence per shape.
+    sentences = [] if easy else [f"The picture has a plain {bg} background with {n} flat shapes on it."]
     for (c, s), b in zip(pairs, boxes, strict=True):
         article = "An" if c.name[0] in "aeiou" else "A"
         sentences.append(f"{article} {c.name} {s} is {position_phrase(b, w, h)}.")
     return img, pairs, " ".join(sentences)
 
 
-def caption(rng: random.Random) -> Draft:
-    img, _, reference = _scene(rng)
+def caption(rng: random.Random, level: str = "hard") -> Draft:
+    img, _, reference = _scene(rng, level)
     q = rng.choice(
         (
             "Describe this image for {a}.",
@@ -67,29 +73,30 @@ def caption(rng: random.Random) -> Draft:
             "What does this image show? Answer in a few sentences suitable for {a}.",
         )
     ).format(a=rng.choice(_AUDIENCES))
-    return Draft(q, [img], "llm_judge", reference, None, {"reference": reference})
+    why = _DESCRIBE
+    return Draft(q, [img], "llm_judge", reference, None, {"reference": reference}, why, reference)
 
 
 # Constraint builders: each returns (instruction dict, the sentence asking for it).
-def _no_comma(rng, pairs):
+def _no_comma(rng, pairs, level="hard"):
     return {"class": "punctuation:no_comma", "args": {}}, "Do not use any commas."
 
 
-def _min_words(rng, pairs):
-    n = rng.choice((15, 20, 25))
+def _min_words(rng, pairs, level="hard"):
+    n = rng.choice((5, 8) if level != "hard" else (15, 20, 25))
     return {"class": "length_constraints:number_words", "args": {"num_words": n, "relation": "at least"}}, (
         f"Write at least {n} words."
     )
 
 
-def _max_words(rng, pairs):
+def _max_words(rng, pairs, level="hard"):
     n = rng.choice((90, 110, 130))
     return {"class": "length_constraints:number_words", "args": {"num_words": n, "relation": "less than"}}, (
         f"Keep it under {n} words."
     )
 
 
-def _keywords(rng, pairs):
+def _keywords(rng, pairs, level="hard"):
     c, s = rng.choice(pairs)
     words = [c.name, s]
     return {"class": "keywords:existence", "args": {"keywords": words}}, (
@@ -97,34 +104,34 @@ def _keywords(rng, pairs):
     )
 
 
-def _forbidden(rng, pairs):
+def _forbidden(rng, pairs, level="hard"):
     words = rng.sample(_FORBIDDEN, 2)
     return {"class": "keywords:forbidden_words", "args": {"forbidden_words": words}}, (
         f"Never use the words {' or '.join(repr(w) for w in words)}."
     )
 
 
-def _postscript(rng, pairs):
+def _postscript(rng, pairs, level="hard"):
     return {"class": "detectable_content:postscript", "args": {"postscript_marker": "P.S."}}, (
         "Add a postscript starting with P.S. at the end."
     )
 
 
-def _title(rng, pairs):
+def _title(rng, pairs, level="hard"):
     return {
         "class": "detectable_format:title",
         "args": {},
     }, "Give your answer a title wrapped in double angular brackets, like <<my title>>."
 
 
-def _end_phrase(rng, pairs):
+def _end_phrase(rng, pairs, level="hard"):
     phrase = rng.choice(_END_PHRASES)
     return {"class": "startend:end_checker", "args": {"end_phrase": phrase}}, (
         f"Finish your response with the exact phrase '{phrase}'"
     )
 
 
-def _bullets(rng, pairs):
+def _bullets(rng, pairs, level="hard"):
     n = len(pairs)
     return {"class": "detectable_format:number_bullet_lists", "args": {"num_bullets": n}}, (
         f"Use exactly {n} markdown bullet points, one per shape."
@@ -145,8 +152,8 @@ _CONSTRAINTS = (
 _EXCLUSIVE = ({_min_words, _max_words},)
 
 
-def _pick_constraints(rng: random.Random, pairs) -> tuple[list[dict], list[str]]:
-    k = rng.randint(2, 3)
+def _pick_constraints(rng: random.Random, pairs, level: str = "hard") -> tuple[list[dict], list[str]]:
+    k = rng.randint(1, 2) if level != "hard" else rng.randint(2, 3)
     chosen: list = []
     for fn in rng.sample(_CONSTRAINTS, len(_CONSTRAINTS)):
         if any(fn in group and chosen_fn in group for group in _EXCLUSIVE for chosen_fn in chosen):
@@ -154,32 +161,45 @@ def _pick_constraints(rng: random.Random, pairs) -> tuple[list[dict], list[str]]
         chosen.append(fn)
         if len(chosen) == k:
             break
-    built = [fn(rng, pairs) for fn in sorted(chosen, key=_CONSTRAINTS.index)]
+    built = [fn(rng, pairs, level) for fn in sorted(chosen, key=_CONSTRAINTS.index)]
     return [b[0] for b in built], [b[1] for b in built]
 
 
-def instruction_caption(rng: random.Random) -> Draft:
-    img, pairs, reference = _scene(rng)
-    instructions, asks = _pick_constraints(rng, pairs)
+def _rules_rationale(n_rules: int) -> str:
+    return f"{_DESCRIBE} Then I check the {n_rules} rule{'s' if n_rules > 1 else ''} one by one."
+
+
+def instruction_caption(rng: random.Random, level: str = "hard") -> Draft:
+    img, pairs, reference = _scene(rng, level)
+    instructions, asks = _pick_constraints(rng, pairs, level)
     q = "Describe the image. " + " ".join(asks)
-    gold = {"instructions": instructions}
+    gold = dumps({"instructions": instructions})
     return Draft(
-        q, [img], "instruction_following", dumps(gold), None, {"reference": reference, "pairs": pairs}
+        q,
+        [img],
+        "instruction_following",
+        gold,
+        None,
+        {"reference": reference, "pairs": pairs},
+        _rules_rationale(len(instructions)),
+        compliant_response(gold, reference),
     )
 
 
-def instruction_caption_judged(rng: random.Random) -> Draft:
-    img, pairs, reference = _scene(rng)
-    instructions, asks = _pick_constraints(rng, pairs)
+def instruction_caption_judged(rng: random.Random, level: str = "hard") -> Draft:
+    img, pairs, reference = _scene(rng, level)
+    instructions, asks = _pick_constraints(rng, pairs, level)
     q = f"Write a caption of this image for {rng.choice(_AUDIENCES)}. " + " ".join(asks)
-    gold = {"instructions": instructions, "reference": reference}
+    gold = dumps({"instructions": instructions, "reference": reference})
     return Draft(
         q,
         [img],
         "instruction_following_llm_judge",
-        dumps(gold),
+        gold,
         None,
         {"reference": reference, "pairs": pairs},
+        _rules_rationale(len(instructions)),
+        compliant_response(gold, reference),
     )
 
 

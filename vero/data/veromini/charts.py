@@ -7,7 +7,7 @@ import string
 
 from PIL import ImageDraw
 
-from vero.data.veromini.base import Draft, Task
+from vero.data.veromini.base import EASY_SIDE, Draft, Task, Vocab, vocab
 from vero.data.veromini.drawing import COLORS, canvas, draw_centered_text, draw_text, text_size
 
 CATEGORY = "chart_ocr"
@@ -23,10 +23,15 @@ DOMAINS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("Scores", ("Reds", "Jets", "Owls", "Elks", "Cubs"), "pts"),
     ("Energy", ("Wind", "Solar", "Hydro", "Coal", "Gas", "Tidal"), "GWh"),
 )
+# Easy and medium charts: two or three bars labelled with single capital letters (left to right
+# in alphabetical order), small values printed large above bars of proportional height.
+EASY_LABELS = "ABCD"
 
 
-def _bar_chart(rng: random.Random) -> tuple:
+def _bar_chart(rng: random.Random, level: str) -> tuple:
     title, pool, unit = rng.choice(DOMAINS)
+    if level != "hard":
+        return (*_easy_bar_chart(rng, title, unit, vocab(level)), title, unit)
     n = rng.randint(3, min(5, len(pool)))
     labels = rng.sample(pool, n)
     values = rng.sample(range(2, 60), n)
@@ -44,11 +49,31 @@ def _bar_chart(rng: random.Random) -> tuple:
         d.rectangle((x1, y1, x1 + 18, bottom), fill=color)
         draw_centered_text(d, (x1 - 4, y1 - 11, x1 + 22, y1 - 1), str(v), size=9)
         draw_centered_text(d, (x1 - 6, bottom + 1, x1 + 24, h - 1), lab, size=9)
-    return img, title, unit, labels, values
+    return img, labels, values, title, unit
 
 
-def bar_value(rng: random.Random) -> Draft:
-    img, title, unit, labels, values = _bar_chart(rng)
+def _easy_bar_chart(rng: random.Random, title: str, unit: str, v: Vocab):
+    n = rng.randint(2, 3)
+    labels = sorted(rng.sample(EASY_LABELS, n))
+    values = rng.sample(range(1, v.top + 1), n)
+    w = h = EASY_SIDE
+    img = canvas(w, h)
+    d = ImageDraw.Draw(img)
+    top, bottom = 24, h - 20
+    color = rng.choice(v.colors).rgb
+    d.line([(4, bottom), (w - 4, bottom)], fill=(0, 0, 0), width=2)
+    slot = w // n
+    for i, (lab, value) in enumerate(zip(labels, values, strict=True)):
+        cx = slot * i + slot // 2
+        y1 = bottom - round((bottom - top) * value / v.top)
+        d.rectangle((cx - 12, y1, cx + 12, bottom), fill=color)
+        draw_centered_text(d, (cx - 14, y1 - 20, cx + 14, y1), str(value), size=18)
+        draw_centered_text(d, (cx - 14, bottom + 1, cx + 14, h), lab, size=18)
+    return img, labels, values
+
+
+def bar_value(rng: random.Random, level: str = "hard") -> Draft:
+    img, labels, values, title, unit = _bar_chart(rng, level)
     i = rng.randrange(len(labels))
     q = rng.choice(
         (
@@ -57,22 +82,26 @@ def bar_value(rng: random.Random) -> Draft:
             "According to the chart of {t}, what is the value of the {l} bar?",
         )
     ).format(t=title.lower(), l=labels[i], u=unit)
-    return Draft(q, [img], "numeric", str(values[i]), None, {"labels": labels, "values": values})
+    why = f"The bar for {labels[i]} reads {values[i]}."
+    return Draft(q, [img], "numeric", str(values[i]), None, {"labels": labels, "values": values}, why)
 
 
-def bar_compute(rng: random.Random) -> Draft:
-    img, title, unit, labels, values = _bar_chart(rng)
+def bar_compute(rng: random.Random, level: str = "hard") -> Draft:
+    img, labels, values, title, unit = _bar_chart(rng, level)
     i, j = rng.sample(range(len(labels)), 2)
-    op = rng.choice(("difference", "sum", "mean"))
+    op = rng.choice(("difference", "sum") if level != "hard" else ("difference", "sum", "mean"))
+    read = f"The bar for {labels[i]} is {values[i]} and the bar for {labels[j]} is {values[j]}."
     if op == "difference":
         q = (
             f"Using the {title.lower()} chart, by how many {unit} does {labels[i]} exceed {labels[j]}? "
             "A negative number is allowed."
         )
         ans, tol = str(values[i] - values[j]), None
+        why = f"{read} {values[i]} - {values[j]} = {ans}."
     elif op == "sum":
         q = f"Using the {title.lower()} chart, what is the combined value of {labels[i]} and {labels[j]}?"
         ans, tol = str(values[i] + values[j]), None
+        why = f"{read} {values[i]} + {values[j]} = {ans}."
     else:
         mean = sum(values) / len(values)
         q = (
@@ -80,29 +109,40 @@ def bar_compute(rng: random.Random) -> Draft:
             "Round to two decimals."
         )
         ans, tol = f"{mean:.2f}", 0.01
-    return Draft(q, [img], "numeric", ans, tol, {"op": op})
+        why = f"Each bar: {', '.join(map(str, values))}. The sum {sum(values)} / {len(values)} = {ans}."
+    return Draft(q, [img], "numeric", ans, tol, {"op": op, "labels": labels, "values": values}, why)
 
 
-def bar_extreme(rng: random.Random) -> Draft:
-    img, title, unit, labels, values = _bar_chart(rng)
+def bar_extreme(rng: random.Random, level: str = "hard") -> Draft:
+    img, labels, values, title, unit = _bar_chart(rng, level)
     which = rng.choice(("highest", "lowest"))
     pick = max if which == "highest" else min
     ans = labels[values.index(pick(values))]
     q = f"In the chart titled '{title} ({unit})', which label has the {which} value?"
-    return Draft(q, [img], "string_match", ans, None, {"labels": labels, "values": values})
+    each = ", ".join(f"{lab} {v}" for lab, v in zip(labels, values, strict=True))
+    why = f"Each bar: {each}. The {which} is {ans}."
+    return Draft(q, [img], "string_match", ans, None, {"labels": labels, "values": values}, why)
 
 
-def read_code(rng: random.Random) -> Draft:
-    k = rng.randint(4, 7)
-    code = "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(k))
+def read_code(rng: random.Random, level: str = "hard") -> Draft:
+    if level != "hard":
+        # two large digits on a plain card (easy: from a short alphabet)
+        k, alphabet, size = 2, string.digits if level == "medium" else vocab(level).digits(), 30
+    else:
+        k, alphabet, size = rng.randint(4, 7), string.ascii_uppercase + string.digits, rng.randint(14, 18)
+    code = "".join(rng.choice(alphabet) for _ in range(k))
     thing = rng.choice(("label", "sign", "ticket", "badge", "tag"))
-    size = rng.randint(14, 18)
     tw, th = text_size(code, size)
-    w, h = max(96, tw + 30), max(64, th + 40)
+    if level != "hard":
+        w = h = EASY_SIDE
+    else:
+        w, h = max(96, tw + 30), max(64, th + 40)
     img = canvas(w, h, (245, 245, 240))
     d = ImageDraw.Draw(img)
-    d.rectangle((6, 6, w - 7, h - 7), outline=(60, 60, 60), width=2)
-    draw_centered_text(d, (0, 0, w, h), code, size=size)
+    frame = rng.choice(vocab(level).colors).rgb if level != "hard" else (60, 60, 60)
+    d.rectangle((6, 6, w - 7, h - 7), outline=frame, width=2)
+    dx, dy = (rng.randint(-12, 12), rng.randint(-20, 20)) if level != "hard" else (0, 0)
+    draw_centered_text(d, (dx, dy, w + dx, h + dy), code, size=size)
     q = rng.choice(
         (
             "The {thing} shows a {k}-character code. Transcribe it exactly.",
@@ -110,7 +150,8 @@ def read_code(rng: random.Random) -> Draft:
             "Read the code on the {thing} ({k} characters) and write it out.",
         )
     ).format(thing=thing, k=k)
-    return Draft(q, [img], "string_match", code, None, {"code": code})
+    why = f"The text reads {' '.join(code)}."
+    return Draft(q, [img], "string_match", code, None, {"code": code}, why)
 
 
 TASKS = (

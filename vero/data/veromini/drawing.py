@@ -229,3 +229,23 @@ def position_phrase(box: Box, width: int, height: int) -> str:
     if horiz == "center":
         return f"at the {vert}"
     return f"at the {vert} {horiz}"
+
+
+def grid_boxes(rng: random.Random, n: int, *, side: int = 112, cells: int = 3, size: int = 30) -> list[Box]:
+    """`n` square boxes of `size` px centred in distinct cells of a `cells` x `cells` grid.
+
+    The easy difficulty's layout: large objects at a few well-separated places, so a tiny model
+    can localise them at the resolution of its image patches.
+    """
+    if n > cells * cells:
+        raise ValueError(f"cannot place {n} boxes in a {cells}x{cells} grid")
+    if size > side // cells:
+        raise ValueError(f"boxes of {size} px do not fit cells of {side // cells} px")
+    step = side / cells
+    out: list[Box] = []
+    for cell in rng.sample(range(cells * cells), n):
+        row, col = divmod(cell, cells)
+        x1 = round(col * step + (step - size) / 2)
+        y1 = round(row * step + (step - size) / 2)
+        out.append((x1, y1, x1 + size, y1 + size))
+    return out
