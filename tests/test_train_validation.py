@@ -115,10 +115,11 @@ def test_validation_sampling_switches_and_restores_every_copy():
         temperature, top_p = 1.0, 0.9
 
     class Trainer:
-        temperature, top_p = 1.0, 0.9
-        generation_config = GenerationConfig(do_sample=True, temperature=1.0, top_p=0.9)
-        generation_kwargs = {"temperature": 1.0, "top_p": 0.9, "max_new_tokens": 8}
-        vllm_generation = Engine()
+        def __init__(self):
+            self.temperature, self.top_p = 1.0, 0.9
+            self.generation_config = GenerationConfig(do_sample=True, temperature=1.0, top_p=0.9)
+            self.generation_kwargs = {"temperature": 1.0, "top_p": 0.9, "max_new_tokens": 8}
+            self.vllm_generation = Engine()
 
     t = Trainer()
     with validation_sampling(t, 0.7, 1.0):
@@ -147,9 +148,9 @@ def test_validation_rows_at_the_configured_steps_and_temperature(tiny_vlm_dir, t
     captioning_if prompt is judge-scored and the demo has no judge: it is counted as unscored."""
     from transformers.generation.utils import GenerationMixin
 
+    from tests.test_train_slow import write_balanced_mix
     from vero.data.stages import heldout_stage
     from vero.train import run_experiment
-    from tests.test_train_slow import write_balanced_mix
 
     calls: list[tuple[float, bool]] = []
     generate = GenerationMixin.generate
@@ -216,3 +217,28 @@ def test_validation_rows_at_the_configured_steps_and_temperature(tiny_vlm_dir, t
     for cat in CATEGORIES:
         assert f"eval/reward/category/{cat}/accuracy".encode() in data
     assert b"eval/validation/temperature" in data
+
+
+# ---- the workflow ------------------------------------------------------------------------------
+
+
+def test_train_rule_passes_the_heldout_split_to_rl_experiments_only(tmp_path):
+    """Demo config (validation on): the RL experiment's job takes data/heldout/{category}.parquet as
+    input and on its command line, the SFT experiment's job neither."""
+    import re
+    import subprocess
+    import sys
+
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "snakemake", f"{results}/runs/mixed/final", f"{results}/runs/sft/final"]
+    cmd += ["-n", "-p", "--cores", "1", "--configfile", str(REPO / "config" / "demo.yaml")]
+    cmd += ["--config", f"results_dir={results}"]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    commands = {
+        m.group(1): m.group(0)
+        for m in re.finditer(r"train\.py .*--experiment (\w+) .*", out.stdout + out.stderr)
+    }
+    heldout = [f"{results}/data/heldout/{c}.parquet" for c in CATEGORIES]
+    assert "--heldout " + " ".join(heldout) + " --error-fd" in commands["mixed"]
+    assert "--heldout  --error-fd" in commands["sft"]
