@@ -223,22 +223,27 @@ def test_validation_rows_at_the_configured_steps_and_temperature(tiny_vlm_dir, t
 
 
 def test_train_rule_passes_the_heldout_split_to_rl_experiments_only(tmp_path):
-    """Demo config (validation on): the RL experiment's job takes data/heldout/{category}.parquet as
-    input and on its command line, the SFT experiment's job neither."""
+    """Demo config with validation on: the RL experiment's job takes data/heldout/{category}.parquet
+    as input and on its command line, the SFT experiment's job neither; with validation off (the
+    demo's default) no job does."""
     import re
     import subprocess
     import sys
 
     results = tmp_path / "results"
-    cmd = [sys.executable, "-m", "snakemake", f"{results}/runs/mixed/final", f"{results}/runs/sft/final"]
-    cmd += ["-n", "-p", "--cores", "1", "--configfile", str(REPO / "config" / "demo.yaml")]
-    cmd += ["--config", f"results_dir={results}"]
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    commands = {
-        m.group(1): m.group(0)
-        for m in re.finditer(r"train\.py .*--experiment (\w+) .*", out.stdout + out.stderr)
-    }
+
+    def train_commands(*config):
+        cmd = [sys.executable, "-m", "snakemake", f"{results}/runs/mixed/final", f"{results}/runs/sft/final"]
+        cmd += ["-n", "-p", "--cores", "1", "--configfile", str(REPO / "config" / "demo.yaml")]
+        cmd += ["--config", f"results_dir={results}", *config]
+        out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+        text = out.stdout + out.stderr
+        return {m.group(1): m.group(0) for m in re.finditer(r"train\.py .*--experiment (\w+) .*", text)}
+
+    commands = train_commands("train={validation: {every_steps: 2}}")
     heldout = [f"{results}/data/heldout/{c}.parquet" for c in CATEGORIES]
     assert "--heldout " + " ".join(heldout) + " --error-fd" in commands["mixed"]
     assert "--heldout  --error-fd" in commands["sft"]
+    off = train_commands()
+    assert sorted(off) == ["mixed", "sft"] and all("--heldout  --error-fd" in c for c in off.values())
