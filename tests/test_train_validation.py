@@ -145,7 +145,12 @@ def test_validation_rows_at_the_configured_steps_and_temperature(tiny_vlm_dir, t
     """Demo config, 4 steps, validation before training and every 2 steps on two held-out prompts
     per category at temperature 0.55 (training samples at 1.0): every generate call of the run is
     recorded, so the test sees which temperature each rollout was sampled at. The first
-    captioning_if prompt is judge-scored and the demo has no judge: it is counted as unscored."""
+    captioning_if prompt is judge-scored and the demo has no judge: it is counted as unscored.
+    Then the run is resumed from checkpoint-2 (as after a preemption): it does not validate again
+    at its start, and its log (training and validation rows) equals the uninterrupted run's."""
+
+    import shutil
+
     from transformers.generation.utils import GenerationMixin
 
     from tests.test_train_slow import write_balanced_mix
@@ -169,7 +174,7 @@ def test_validation_rows_at_the_configured_steps_and_temperature(tiny_vlm_dir, t
             "wandb": {"mode": "offline", "dir": str(tmp_path / "wandb")},
             "train": {
                 "max_steps": 4,
-                "save_steps": 4,
+                "save_steps": 2,
                 "max_completion_length": 16,
                 "validation": {
                     "every_steps": 2,
@@ -217,6 +222,29 @@ def test_validation_rows_at_the_configured_steps_and_temperature(tiny_vlm_dir, t
     for cat in CATEGORIES:
         assert f"eval/reward/category/{cat}/accuracy".encode() in data
     assert b"eval/validation/temperature" in data
+
+    # resume from checkpoint-2: steps 3-4 and the validation after step 4 are redone; the sampled
+    # training completions (rollouts.jsonl) and the validation's entropy show the same RNG stream
+    rollouts = (run_dir / "rollouts.jsonl").read_text()
+    assert {json.loads(line)["step"] for line in rollouts.splitlines()} == {1, 2, 3, 4}
+    shutil.rmtree(run_dir / "final")
+    shutil.rmtree(run_dir / "checkpoint-4")
+    calls.clear()
+    run_experiment(cfg, "mixed", run_dir, mix, tiny_vlm_dir, resume="auto", heldout=heldout)
+    assert [t for t, _ in calls] == [1.0, 1.0, 0.55]
+    resumed = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+
+    def timeless(rows):
+        return [{k: v for k, v in r.items() if "time" not in k and "per_second" not in k} for r in rows]
+
+    a, b = timeless(resumed), timeless(log)
+    assert len(a) == len(b)
+    differ = [
+        (x.get("step"), sorted(k for k in set(x) | set(y) if x.get(k) != y.get(k)))
+        for x, y in zip(a, b, strict=True)
+    ]
+    assert not [d for d in differ if d[1]], differ
+    assert (run_dir / "rollouts.jsonl").read_text() == rollouts
 
 
 # ---- the workflow ------------------------------------------------------------------------------
