@@ -12,7 +12,7 @@ import pytest
 
 from vero.categories import CATEGORIES
 from vero.config import deep_merge, load_config, resolve_experiment, validate_config
-from vero.train.trainer import TrainLogCallback, validation_metrics, validation_sampling
+from vero.train.trainer import TrainLogCallback, validation_metrics, validation_sampling, validation_table
 from vero.train.trl_config import batch_geometry, grpo_config_kwargs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,6 +106,11 @@ def test_validation_metrics_are_exact_sample_means_per_category():
     assert m["validation/prompts"] == 5 and m["validation/samples"] == 4
     assert m["validation/unscored"] == 1 and m["reward/category/stem/unscored"] == 1
     assert m["validation/temperature"] == 0.7 and m["validation/top_p"] == 1.0
+    table = validation_table(validation_metrics(rows, num_generations=1, temperature=0.7, top_p=1.0), 80)
+    assert "after update 80 (temperature 0.7, 5 prompts, 1 unscored)" in table
+    rows_shown = [line.split()[:2] for line in table.splitlines()[2:]]
+    assert rows_shown == [["chart_ocr", "1"], ["stem", "3"], ["all", "4"]]
+    assert table.splitlines()[-1].split()[2:] == ["0.500", "0.500"]
 
 
 def test_validation_sampling_switches_and_restores_every_copy():

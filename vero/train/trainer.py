@@ -173,14 +173,15 @@ class VeroGRPOTrainer(CheckpointGuard, ReleaseSemanticsMixin, GRPOTrainer):
     def log(self, logs, start_time=None):
         if getattr(self, "_vero_validating", False):  # the evaluation's log: exact per-category means
             rows = [r for f in self.reward_funcs for r in (getattr(f, "validation", None) or [])]
-            self._metrics["eval"].update(
-                validation_metrics(
-                    _gather_rows(rows),
-                    num_generations=self.num_generations_eval,
-                    temperature=self.temperature,
-                    top_p=self.top_p,
-                )
+            metrics = validation_metrics(
+                _gather_rows(rows),
+                num_generations=self.num_generations_eval,
+                temperature=self.temperature,
+                top_p=self.top_p,
             )
+            self._metrics["eval"].update(metrics)
+            if self.is_world_process_zero():
+                print(validation_table(metrics, self.state.global_step), file=sys.stderr, flush=True)
         return super().log(logs, start_time)
 
     def _get_train_sampler(self, dataset=None):
@@ -301,6 +302,24 @@ def validation_metrics(
         if cat != "all":
             out[f"reward/category/{cat}/samples"] = [float(len(items))]
     return out
+
+
+def validation_table(metrics: dict[str, list[float]], step: int) -> str:
+    """The job log's table of one validation: per category samples, mean reward and accuracy."""
+    m = {k: v[0] for k, v in metrics.items()}
+    cats = sorted({k.split("/")[2] for k in m if k.startswith("reward/category/")})
+    lines = [
+        f"[vero.train] validation after update {step} (temperature {m['validation/temperature']:g}, "
+        f"{int(m['validation/prompts'])} prompts, {int(m['validation/unscored'])} unscored)",
+        f"  {'category':<28}{'samples':>8}{'reward':>9}{'accuracy':>10}",
+    ]
+    for c in [*cats, "all"]:
+        pre = "reward" if c == "all" else f"reward/category/{c}/total"
+        acc = "reward/accuracy" if c == "all" else f"reward/category/{c}/accuracy"
+        n = m["validation/samples"] if c == "all" else m.get(f"reward/category/{c}/samples", 0)
+        fmt = lambda v: f"{v:.3f}" if v is not None else "-"  # noqa: E731
+        lines.append(f"  {c:<28}{int(n):>8}{fmt(m.get(pre)):>9}{fmt(m.get(acc)):>10}")
+    return "\n".join(lines)
 
 
 class VeroSFTTrainer(CheckpointGuard, SFTTrainer):
