@@ -81,6 +81,19 @@ def test_bad_validation_settings_name_the_key(bad):
         _paper(**bad)
 
 
+def test_launched_command_carries_the_heldout_files():
+    """accelerate / srun launches re-run workflow_scripts/train.py: the held-out files go with it."""
+    from vero.train import launch
+
+    resolved = resolve_experiment(_paper(), "mixed")
+    args = dict(config_json="c.json", experiment="mixed", mix="m.parquet", base_model="b", output_dir="o")
+    files = ["h/chart_ocr.parquet", "h/stem.parquet"]
+    cmd = launch.build_train_command(resolved, **args, heldout=files)
+    i = cmd.index("--heldout")
+    assert cmd[i + 1 : i + 3] == files and cmd[i + 3] == "--in-process"
+    assert "--heldout" not in launch.build_train_command(resolved, **args)
+
+
 # ---- aggregation and sampling switch -----------------------------------------------------------
 
 
