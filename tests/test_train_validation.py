@@ -149,6 +149,22 @@ def test_validation_sampling_switches_and_restores_every_copy():
     assert t.generation_kwargs["temperature"] == 1.0 and t.vllm_generation.top_p == 0.9
 
 
+def test_trl_reads_the_switched_attributes_at_every_generate_call():
+    """The switch works because TRL 1.16 reads the sampling settings at call time: the vLLM engine
+    wrapper from its own attributes in `generate` (vLLM cannot run here), transformers generate
+    from `generation_config` / `generation_kwargs`. A TRL that caches them elsewhere fails this."""
+    import inspect
+
+    from trl.generation.vllm_generation import VLLMGeneration
+    from trl.trainer.grpo_trainer import GRPOTrainer
+
+    source = inspect.getsource(VLLMGeneration.generate)
+    assert "temperature = self.temperature" in source and "top_p = self.top_p" in source
+    gen = inspect.getsource(GRPOTrainer._generate_single_turn)
+    assert "generation_config=self.generation_config" in gen
+    assert "generation_kwargs=self.generation_kwargs" in gen
+
+
 def test_train_log_marks_validation_rows(tmp_path):
     line = TrainLogCallback._line({"step": 4, "eval_reward": 0.5})
     assert json.loads(line) == {"kind": "validation", "step": 4, "eval_reward": 0.5}

@@ -18,6 +18,7 @@ the previous step's state, which run.py saves on the way out.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -198,44 +199,27 @@ class VeroGRPOTrainer(CheckpointGuard, ReleaseSemanticsMixin, GRPOTrainer):
 VALIDATION_TERMS = ("reward", "accuracy", "format", "overlong")
 
 
-class validation_sampling:
+@contextlib.contextmanager
+def validation_sampling(trainer, temperature: float | None, top_p: float | None):
     """Within the block, a GRPOTrainer samples at `temperature` / `top_p` (None keeps its own):
     TRL's own attributes (`temperature` also scales the log-probabilities TRL computes), the
-    transformers generation config and kwargs, and the vLLM engine's sampling settings."""
-
-    def __init__(self, trainer, temperature: float | None, top_p: float | None):
-        self.trainer = trainer
-        self.values = {k: v for k, v in (("temperature", temperature), ("top_p", top_p)) if v is not None}
-        self.saved: list[tuple[Any, str, Any]] = []
-
-    def _targets(self):
-        t = self.trainer
-        yield t
-        if getattr(t, "generation_config", None) is not None:
-            yield t.generation_config
-        if getattr(t, "vllm_generation", None) is not None:
-            yield t.vllm_generation
-
-    def __enter__(self):
-        for target in self._targets():
-            for name, value in self.values.items():
-                if hasattr(target, name):
-                    self.saved.append((target, name, getattr(target, name)))
-                    setattr(target, name, value)
-        kwargs = getattr(self.trainer, "generation_kwargs", None)
-        if isinstance(kwargs, dict):
-            self.saved_kwargs = {k: kwargs[k] for k in self.values if k in kwargs}
-            kwargs.update({k: v for k, v in self.values.items() if k in kwargs})
-        return self
-
-    def __exit__(self, *exc):
-        for target, name, value in reversed(self.saved):
-            setattr(target, name, value)
-        self.saved.clear()
-        kwargs = getattr(self.trainer, "generation_kwargs", None)
-        if isinstance(kwargs, dict):
-            kwargs.update(getattr(self, "saved_kwargs", {}))
-        return False
+    transformers generation config and kwargs, and the vLLM engine's sampling settings; all are
+    put back afterwards."""
+    values = {k: v for k, v in (("temperature", temperature), ("top_p", top_p)) if v is not None}
+    targets = [trainer, *(getattr(trainer, a, None) for a in ("generation_config", "vllm_generation"))]
+    saved = [(t, k, getattr(t, k)) for t in targets if t is not None for k in values if hasattr(t, k)]
+    kwargs = getattr(trainer, "generation_kwargs", None)
+    kwargs = kwargs if isinstance(kwargs, dict) else {}
+    saved_kwargs = {k: kwargs[k] for k in values if k in kwargs}
+    try:
+        for t, k, _ in saved:
+            setattr(t, k, values[k])
+        kwargs.update({k: values[k] for k in saved_kwargs})
+        yield
+    finally:
+        for t, k, v in reversed(saved):
+            setattr(t, k, v)
+        kwargs.update(saved_kwargs)
 
 
 def _gather_rows(rows: list[dict]) -> list[dict]:
