@@ -165,6 +165,42 @@ def test_trl_reads_the_switched_attributes_at_every_generate_call():
     assert "generation_kwargs=self.generation_kwargs" in gen
 
 
+def test_recorder_collects_validation_rows_apart_from_training(tmp_path):
+    """During a validation the recorder keeps one row per sample (reward and its terms), writes no
+    rollout, and the reward's running self-evaluation monitor is a fresh one, put back after."""
+    from vero.rewards import make_trl_reward
+    from vero.train.run import RolloutRecorder
+
+    reward = make_trl_reward(None, coords="absolute", max_completion_tokens=64)
+    recorder = RolloutRecorder(reward, tmp_path / "rollouts.jsonl", samples_per_call=4)
+    columns = {
+        "id": ["a", "b"],
+        "category": ["stem", "stem"],
+        "reward_type": ["numeric", "numeric"],
+        "answer": ["4", "4"],
+        "tolerance": [None, None],
+        "image_size": [[8, 8], [8, 8]],
+        "question": ["2+2?", "2+2?"],
+        "data_source": ["x", "x"],
+    }
+    completions = [
+        [{"role": "assistant", "content": "<think>2+2</think><answer>\\boxed{4}</answer>"}],
+        [{"role": "assistant", "content": "<think>2+2</think><answer>\\boxed{5}</answer>"}],
+    ]
+    training_monitor = reward.hacking
+    recorder.start_validation()
+    assert reward.hacking is not training_monitor
+    rewards = recorder(prompts=[[], []], completions=completions, completion_ids=[[1], [1]], **columns)
+    assert [r["accuracy"] for r in recorder.validation] == [1.0, 0.0]
+    assert [r["reward"] for r in recorder.validation] == rewards and rewards[0] > rewards[1]
+    assert reward.hacking.seen == 2 and training_monitor.seen == 0
+    recorder.end_validation()
+    assert recorder.validation is None and reward.hacking is training_monitor
+    assert not (tmp_path / "rollouts.jsonl").exists()
+    recorder(prompts=[[], []], completions=completions, completion_ids=[[1], [1]], **columns)
+    assert training_monitor.seen == 2 and (tmp_path / "rollouts.jsonl").exists()
+
+
 def test_train_log_marks_validation_rows(tmp_path):
     line = TrainLogCallback._line({"step": 4, "eval_reward": 0.5})
     assert json.loads(line) == {"kind": "validation", "step": 4, "eval_reward": 0.5}

@@ -119,6 +119,22 @@ class RolloutRecorder:
             self._write(completions or [], rewards, columns)
         return rewards
 
+    def start_validation(self) -> None:
+        """Collect validation rows from now on (VeroGRPOTrainer.evaluate), with the reward's running
+        self-evaluation monitor swapped for a fresh one, so the training's running rate counts
+        training rollouts only and the validation reports its own."""
+        self.validation = []
+        monitor = getattr(self.reward_fn, "hacking", None)
+        if monitor is not None:
+            self._training_monitor = monitor
+            self.reward_fn.hacking = type(monitor)()
+
+    def end_validation(self) -> None:
+        self.validation = None
+        monitor = self.__dict__.pop("_training_monitor", None)
+        if monitor is not None:
+            self.reward_fn.hacking = monitor
+
     def _collect(self, rewards: Sequence, columns: Mapping[str, Any]) -> None:
         """One validation row per sample: id, category, the reward and its terms (the Vero reward's
         breakdown, when the reward function keeps one)."""

@@ -160,16 +160,16 @@ class VeroGRPOTrainer(CheckpointGuard, ReleaseSemanticsMixin, GRPOTrainer):
         would sample at the training temperature), with exact per-category means (`log`)."""
         temperature = getattr(self.args, "validation_temperature", None)
         with validation_sampling(self, temperature, getattr(self.args, "validation_top_p", None)):
-            recorders = [f for f in self.reward_funcs if hasattr(f, "validation")]
+            recorders = [f for f in self.reward_funcs if hasattr(f, "start_validation")]
             for f in recorders:
-                f.validation = []
+                f.start_validation()
             self._vero_validating = True
             try:
                 return super().evaluate(*args, **kwargs)
             finally:
                 self._vero_validating = False
                 for f in recorders:
-                    f.validation = None
+                    f.end_validation()
 
     def log(self, logs, start_time=None):
         if getattr(self, "_vero_validating", False):  # the evaluation's log: exact per-category means
