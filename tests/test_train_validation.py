@@ -201,6 +201,22 @@ def test_recorder_collects_validation_rows_apart_from_training(tmp_path):
     assert training_monitor.seen == 2 and (tmp_path / "rollouts.jsonl").exists()
 
 
+def test_a_validation_a_stop_skipped_is_made_up_on_resume(tmp_path):
+    from vero.train.run import validation_missed
+
+    def checkpoint(step, history):
+        d = tmp_path / f"checkpoint-{step}"
+        d.mkdir(exist_ok=True)
+        (d / "trainer_state.json").write_text(json.dumps({"global_step": step, "log_history": history}))
+        return d
+
+    trained = [{"step": 4, "loss": 0.1}]
+    assert validation_missed(checkpoint(4, trained), eval_steps=4, max_steps=12)  # skipped by a stop
+    assert not validation_missed(checkpoint(4, [*trained, {"step": 4, "eval_reward": 0.3}]), 4, 12)
+    assert not validation_missed(checkpoint(6, [{"step": 6, "loss": 0.1}]), 4, 12)  # none due at 6
+    assert validation_missed(checkpoint(7, [{"step": 7, "loss": 0.1}]), 4, 7)  # the last step's
+
+
 def test_train_log_marks_validation_rows(tmp_path):
     line = TrainLogCallback._line({"step": 4, "eval_reward": 0.5})
     assert json.loads(line) == {"kind": "validation", "step": 4, "eval_reward": 0.5}
@@ -314,6 +330,23 @@ def test_validation_rows_at_the_configured_steps_and_temperature(tiny_vlm_dir, t
         for x, y in zip(a, b, strict=True)
     ]
     assert not [d for d in differ if d[1]], differ
+    assert (run_dir / "rollouts.jsonl").read_text() == rollouts
+
+    # as after a stop signal at step 2: checkpoint-2 without the validation of step 2 (the stop
+    # skips it). The resumed run makes it up before its first step, then trains as before (the
+    # checkpoint's RNG state is restored after that validation)
+    state_file = run_dir / "checkpoint-2" / "trainer_state.json"
+    state = json.loads(state_file.read_text())
+    state["log_history"] = [e for e in state["log_history"] if not (e["step"] == 2 and "eval_loss" in e)]
+    state_file.write_text(json.dumps(state))
+    shutil.rmtree(run_dir / "final")
+    shutil.rmtree(run_dir / "checkpoint-4")
+    calls.clear()
+    run_experiment(cfg, "mixed", run_dir, mix, tiny_vlm_dir, resume="auto", heldout=heldout)
+    assert [t for t, _ in calls] == [0.55, 1.0, 1.0, 0.55]
+    again = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in again if r.get("kind") == "validation"] == [0, 2, 4]
+    assert timeless(r for r in again if "kind" not in r) == timeless(r for r in log if "kind" not in r)
     assert (run_dir / "rollouts.jsonl").read_text() == rollouts
 
 

@@ -67,6 +67,18 @@ def checkpoint_is_complete(path: str | Path) -> bool:
     return step.isdigit() and isinstance(state, dict) and state.get("global_step") == int(step)
 
 
+def validation_missed(checkpoint: str | Path, eval_steps: int, max_steps: int) -> bool:
+    """Whether the validation due at a checkpoint's step is missing from its log history: a stop
+    signal skips the validation of the step it saves at (PreemptionCallback), so the resumed run
+    makes it up before its first step. Due at step N when N % eval_steps == 0 or N == max_steps."""
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    step = int(state.get("global_step", 0))
+    if step == 0 or (step % eval_steps and step < max_steps):
+        return False
+    logged = (e for e in state.get("log_history", []) if e.get("step") == step)
+    return not any(str(k).startswith("eval_") for e in logged for k in e)
+
+
 def latest_checkpoint(output_dir: str | Path) -> str | None:
     """The newest complete checkpoint-N directory (`checkpoint_is_complete`), or None. Incomplete
     ones are named on stderr and left alone."""
@@ -385,8 +397,11 @@ def run_experiment(
         trl_kwargs = sft_config_kwargs(resolved, str(output_dir), **common)
         derived = {}
         updates_per_batch = 1
-    if checkpoint and trl_kwargs.get("eval_on_start"):  # validated before its first step already
-        trl_kwargs["eval_on_start"] = False
+    if checkpoint and trl_kwargs.get("eval_strategy") == "steps":
+        # validated before its first step already; a validation a stop signal skipped is made up
+        trl_kwargs["eval_on_start"] = validation_missed(
+            checkpoint, int(trl_kwargs["eval_steps"]), int(trl_kwargs["max_steps"])
+        )
     if is_main_process():
         data_report = report.as_dict()
         if eval_reports:
