@@ -4,7 +4,8 @@
 # accelerate on GPUs, srun + accelerate across nodes; vero.train.launch documents each) and
 # prints it to the log. A rerun (e.g. after SLURM preemption and requeue) resumes from the newest
 # complete runs/{experiment}/checkpoint-*; the final model is the rule's output. A stop signal
-# (README, "Preemption") makes the job save a checkpoint and exit 143.
+# (README, "Preemption") makes the job save a checkpoint and exit 143. With train.validation on, the
+# job validates on the held-out split (data/heldout/{category}.parquet) every N steps.
 
 from vero.models.families import resolve_base_model
 
@@ -13,11 +14,19 @@ BASE_MODEL = resolve_base_model(CFG, RESULTS)
 BASE_MODEL_INPUT = BUILT_BASE_MODEL
 
 
+def validation_input(wildcards):
+    """The held-out split an RL experiment validates on during training (train.validation)."""
+    train = resolve_experiment(CFG, wildcards.experiment)["train"]
+    on = train["trainer"] == "rl" and train["validation"]["every_steps"] is not None
+    return heldout_files() if on else []
+
+
 rule train_experiment:
     input:
         mix=DATA["mix"],
         base=BASE_MODEL_INPUT,
         vllm_env=vllm_server_env_input("train"),
+        heldout=validation_input,
     output:
         final=directory(res("runs/{experiment}/final")),
         train_log=res("runs/{experiment}/train_log.jsonl"),
@@ -40,4 +49,4 @@ rule train_experiment:
     shell:
         "{params.vllm_python}exec python workflow_scripts/train.py --config-json {params.settings}"
         " --experiment {wildcards.experiment} --mix {input.mix} --base-model {params.base}"
-        " --output-dir {params.run_dir} --error-fd 3 3>&2 > {log} 2>&1"
+        " --output-dir {params.run_dir} --heldout {input.heldout} --error-fd 3 3>&2 > {log} 2>&1"

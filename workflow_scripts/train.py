@@ -74,6 +74,12 @@ def main(argv=None):
     p.add_argument("--base-model", required=True, help="model directory or hub id")
     p.add_argument("--output-dir", type=Path, required=True, help="runs/<experiment>")
     p.add_argument("--resume", choices=["auto", "never"], help="default: the config's train.resume")
+    p.add_argument(
+        "--heldout",
+        nargs="*",
+        default=[],
+        help="data/heldout/{category}.parquet: the held-out split of train.validation",
+    )
     p.add_argument("--in-process", action="store_true", help="train here (the launched process)")
     p.add_argument(
         "--error-fd",
@@ -113,6 +119,7 @@ def main(argv=None):
             resume=resume,
             python=sys.executable,
             script=__file__,
+            heldout=a.heldout,
         )
         if code:
             report(
@@ -127,7 +134,9 @@ def main(argv=None):
     from vero.train.trainer import TrainingPreempted
 
     try:
-        final = run_experiment(cfg, a.experiment, a.output_dir, a.mix, a.base_model, resume=resume)
+        final = run_experiment(
+            cfg, a.experiment, a.output_dir, a.mix, a.base_model, resume=resume, heldout=a.heldout
+        )
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):  # trained: a late signal changes nothing
             signal.signal(sig, signal.SIG_IGN)
     except TrainingPreempted as exc:  # checkpoint saved; SLURM requeues, the rerun resumes

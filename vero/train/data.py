@@ -400,3 +400,55 @@ def filter_overlong_prompts_for(resolved: Mapping, ds, report: DropReport, base_
         mix_batch_size=int(resolved["mix"]["batch_size"]),
         single_category=len(resolved["categories"]) == 1,
     )
+
+
+def load_validation_set(
+    resolved: Mapping,
+    paths,
+    *,
+    base_model: str,
+    prompt: dict | None = None,
+):
+    """The in-training validation set (`train.validation`): TRL rows of the held-out split files
+    (data/heldout/{category}.parquet, canonical records), the first
+    `validation.max_samples_per_category` rows of each file, built with the experiment's training
+    prompt and with over-long prompts dropped as in training. Returns (dataset, {path: DropReport});
+    a file that keeps no row raises ValueError naming it."""
+    from datasets import concatenate_datasets
+
+    from vero.models import coords_for, load_processor
+    from vero.train.trl_config import max_prompt_length
+
+    train = resolved["train"]
+    limit = (train.get("validation") or {}).get("max_samples_per_category")
+    processor = load_processor(
+        str(base_model),
+        min_pixels=resolved["model"].get("min_pixels"),
+        max_pixels=resolved["model"].get("max_pixels"),
+    )
+    parts, reports = [], {}
+    for path in paths:
+        ds, report = load_mix(
+            path,
+            mix_batch_size=1,
+            single_category=True,
+            system_prompt=train.get("system_prompt"),
+            prompt=prompt,
+            coords=coords_for(resolved["model"]["family"]),
+            max_rows=limit,
+        )
+        ds = filter_overlong_prompts(
+            ds,
+            report,
+            processor=processor,
+            max_prompt_length=max_prompt_length(resolved),
+            mix_batch_size=1,
+            single_category=True,
+        )
+        parts.append(ds)
+        reports[str(path)] = report
+    if not parts:
+        raise ValueError(
+            "config key 'train.validation.every_steps': validation is on but no held-out file was given"
+        )
+    return concatenate_datasets(parts), reports

@@ -121,7 +121,14 @@ def training_processes(resolved: Mapping) -> int:
 
 
 def training_args(
-    *, config_json: str, experiment: str, mix: str, base_model: str, output_dir: str, resume: str = "auto"
+    *,
+    config_json: str,
+    experiment: str,
+    mix: str,
+    base_model: str,
+    output_dir: str,
+    resume: str = "auto",
+    heldout: Sequence[str] = (),
 ) -> list[str]:
     """Arguments of workflow_scripts/train.py for the launched (in-process) run."""
     return [
@@ -137,6 +144,7 @@ def training_args(
         str(output_dir),
         "--resume",
         resume,
+        *(["--heldout", *map(str, heldout)] if heldout else []),
         "--in-process",
     ]
 
@@ -155,6 +163,7 @@ def build_train_command(
     python: str = "python",
     script: str | None = None,
     env: Mapping[str, str] | None = None,
+    heldout: Sequence[str] = (),
 ) -> list[str]:
     """The argv that trains one experiment under `resolved["train"]["launcher"]` (see module doc);
     `script` defaults to `train_script()`."""
@@ -169,6 +178,7 @@ def build_train_command(
             base_model=base_model,
             output_dir=output_dir,
             resume=resume,
+            heldout=heldout,
         ),
     ]
     if kind == "cpu":
@@ -250,6 +260,7 @@ def run_launched(
     resume: str = "auto",
     python: str = "python",
     script: str | None = None,
+    heldout: Sequence[str] = (),
 ) -> int:
     """Run the launch command of this experiment and return its exit status.
 
@@ -279,6 +290,7 @@ def run_launched(
         resume=resume,
         python=python,
         script=script,
+        heldout=heldout,
     )
     print(f"[vero.train.launch] {shlex.join(cmd)}", file=sys.stderr, flush=True)
     judge = resolved["reward"].get("judge") or {}

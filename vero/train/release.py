@@ -10,7 +10,9 @@
   (level 1) except while rewards are scored; the first process wakes it before the reward call
   and puts it back to sleep afterwards, every process waiting for both.
 
-`VeroGRPOConfig` is TRL's GRPOConfig with these two fields.
+`VeroGRPOConfig` is TRL's GRPOConfig with these two fields, and the validation sampling settings
+(`validation_temperature`, `validation_top_p`) that `vero.train.trainer.VeroGRPOTrainer.evaluate`
+applies to TRL's evaluation rollouts (TRL samples them at the training temperature).
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ class VeroGRPOConfig(GRPOConfig):
     advantage_epsilon: float = field(
         default=1e-4,
         metadata={"help": "ε of (r - mean) / (std + ε); 1e-4 is TRL's constant, 1e-6 the release's."},
+    )
+    validation_temperature: float | None = field(
+        default=None,
+        metadata={"help": "Sampling temperature of evaluation (validation) rollouts; None = temperature."},
+    )
+    validation_top_p: float | None = field(
+        default=None,
+        metadata={"help": "top_p of evaluation (validation) rollouts; None = top_p."},
     )
     judge_sleep_level: int | None = field(
         default=None,
@@ -60,7 +70,7 @@ class ReleaseSemanticsMixin:
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         level = getattr(self.args, "judge_sleep_level", None)
         root = os.environ.get("VERO_JUDGE_BASE_URL", "").removesuffix("/v1").rstrip("/")
-        shared = level is not None and bool(root) and self.model.training
+        shared = level is not None and bool(root)  # validation rollouts (eval mode) need it awake too
         if shared:
             if self.accelerator.is_main_process:
                 _post(f"{root}/wake_up")

@@ -4,7 +4,9 @@ Writes, under `output_dir` (runs/{experiment}/, docs/architecture.md):
   checkpoint-{N}/        model + processor + optimizer/scheduler/RNG state every save_steps
   final/                 the trained model + processor (the train rule's output)
   train_log.jsonl        every logged step: TRL's metrics (reward, reward_std, entropy,
-                         completion lengths, clip ratios, ...) and the reward breakdown per category
+                         completion lengths, clip ratios, ...) and the reward breakdown per category;
+                         with train.validation on, rows of kind "validation" (TRL's evaluation on
+                         the held-out split: eval_reward/category/<category>/<term>)
   rollouts.jsonl         a few scored rollouts per reward call (id, category, completion, reward)
   resolved_config.json   the experiment's resolved config and the TRL settings derived from it
   data_report.json       rows read / kept / dropped per reason code from the mix file
@@ -66,6 +68,18 @@ def checkpoint_is_complete(path: str | Path) -> bool:
     return step.isdigit() and isinstance(state, dict) and state.get("global_step") == int(step)
 
 
+def validation_missed(checkpoint: str | Path, eval_steps: int, max_steps: int) -> bool:
+    """Whether the validation due at a checkpoint's step is missing from its log history: a stop
+    signal skips the validation of the step it saves at (PreemptionCallback), so the resumed run
+    makes it up before its first step. Due at step N when N % eval_steps == 0 or N == max_steps."""
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    step = int(state.get("global_step", 0))
+    if step == 0 or (step % eval_steps and step < max_steps):
+        return False
+    logged = (e for e in state.get("log_history", []) if e.get("step") == step)
+    return not any(str(k).startswith("eval_") for e in logged for k in e)
+
+
 def latest_checkpoint(output_dir: str | Path) -> str | None:
     """The newest complete checkpoint-N directory (`checkpoint_is_complete`), or None. Incomplete
     ones are named on stderr and left alone."""
@@ -94,6 +108,8 @@ class RolloutRecorder:
         self.samples_per_call = samples_per_call
         self.seed = seed
         self.judge = judge  # a TrainingJudge: its per-call counts are logged with the batch
+        # a list while the trainer validates (VeroGRPOTrainer.evaluate): one row per scored sample
+        self.validation: list[dict] | None = None
 
     def __call__(self, prompts=None, completions=None, completion_ids=None, **columns) -> list[float | None]:
         rewards = self.reward_fn(
@@ -110,9 +126,44 @@ class RolloutRecorder:
             if callable(log_metric):
                 for name, value in judge_counts.items():
                     log_metric(name, float(value))
-        if self.path is not None and self.samples_per_call and is_main_process():
+        if self.validation is not None:
+            self._collect(rewards, columns)
+        elif self.path is not None and self.samples_per_call and is_main_process():
             self._write(completions or [], rewards, columns)
         return rewards
+
+    def start_validation(self) -> None:
+        """Collect validation rows from now on (VeroGRPOTrainer.evaluate), with the reward's running
+        self-evaluation monitor swapped for a fresh one, so the training's running rate counts
+        training rollouts only and the validation reports its own."""
+        self.validation = []
+        monitor = getattr(self.reward_fn, "hacking", None)
+        if monitor is not None:
+            self._training_monitor = monitor
+            self.reward_fn.hacking = type(monitor)()
+
+    def end_validation(self) -> None:
+        self.validation = None
+        monitor = self.__dict__.pop("_training_monitor", None)
+        if monitor is not None:
+            self.reward_fn.hacking = monitor
+
+    def _collect(self, rewards: Sequence, columns: Mapping[str, Any]) -> None:
+        """One validation row per sample: id, category, the reward and its terms (the Vero reward's
+        breakdown, when the reward function keeps one)."""
+        breakdowns = getattr(self.reward_fn, "last_breakdowns", None) or [None] * len(rewards)
+        ids = columns.get("id") or [None] * len(rewards)
+        cats = columns.get("category") or [None] * len(rewards)
+        for i, reward in enumerate(rewards):
+            b = breakdowns[i] if i < len(breakdowns) else None
+            self.validation.append(
+                {
+                    "id": ids[i],
+                    "category": cats[i],
+                    "reward": reward,
+                    **{t: getattr(b, t, None) for t in ("accuracy", "format", "overlong")},
+                }
+            )
 
     def _write(self, completions: Sequence, rewards: Sequence, columns: Mapping[str, Any]) -> None:
         from vero.rewards import completion_text
@@ -250,8 +301,12 @@ def run_experiment(
     resume: str | None = None,
     callbacks: Sequence = (),
     num_processes: int | None = None,
+    heldout: Sequence[str | Path] = (),
 ) -> str:
-    """Train one experiment of `config` (a validated config dict); returns the final model directory."""
+    """Train one experiment of `config` (a validated config dict); returns the final model directory.
+
+    `heldout`: the held-out split files (data/heldout/{category}.parquet) the RL trainer validates on
+    when `train.validation.every_steps` is set (vero.train.data.load_validation_set)."""
     from vero.runtime import setup_cpu
 
     setup_cpu()
@@ -313,6 +368,18 @@ def run_experiment(
             from vero.train.data import filter_overlong_prompts_for
 
             dataset = filter_overlong_prompts_for(resolved, dataset, report, str(base_model))
+        eval_dataset, eval_reports = None, {}
+        if train["trainer"] == "rl" and (train.get("validation") or {}).get("every_steps"):
+            if not heldout:
+                raise ConfigError(
+                    "config key 'train.validation.every_steps': validation is on but no held-out files "
+                    "were given (the train rule passes data/heldout/{category}.parquet)"
+                )
+            from vero.train.data import load_validation_set
+
+            eval_dataset, eval_reports = load_validation_set(
+                resolved, heldout, base_model=str(base_model), prompt=(config.get("data") or {}).get("prompt")
+            )
     if report.dropped:
         print(f"[vero.train] {mix_path}: dropped {dict(report.dropped)}", file=sys.stderr)
 
@@ -330,8 +397,16 @@ def run_experiment(
         trl_kwargs = sft_config_kwargs(resolved, str(output_dir), **common)
         derived = {}
         updates_per_batch = 1
+    if checkpoint and trl_kwargs.get("eval_strategy") == "steps":
+        # validated before its first step already; a validation a stop signal skipped is made up
+        trl_kwargs["eval_on_start"] = validation_missed(
+            checkpoint, int(trl_kwargs["eval_steps"]), int(trl_kwargs["max_steps"])
+        )
     if is_main_process():
-        _write_json(output_dir / "data_report.json", report.as_dict())
+        data_report = report.as_dict()
+        if eval_reports:
+            data_report["validation"] = {p: r.as_dict() for p, r in eval_reports.items()}
+        _write_json(output_dir / "data_report.json", data_report)
         _write_json(
             output_dir / "resolved_config.json",
             {
@@ -353,7 +428,15 @@ def run_experiment(
         *callbacks,
     ]
     trainer = _make_trainer(
-        resolved, trl_kwargs, model, processor, dataset, all_callbacks, output_dir, judge=judge
+        resolved,
+        trl_kwargs,
+        model,
+        processor,
+        dataset,
+        all_callbacks,
+        output_dir,
+        judge=judge,
+        eval_dataset=eval_dataset,
     )
     if tracked is not None and tracked.active:
         _use_fault_tolerant_wandb(trainer)
@@ -448,7 +531,9 @@ def _save_on_the_way_out(trainer, preemption, output_dir: Path) -> str | None:
     return str(folder)
 
 
-def _make_trainer(resolved, trl_kwargs, model, processor, dataset, callbacks, output_dir, judge=None):
+def _make_trainer(
+    resolved, trl_kwargs, model, processor, dataset, callbacks, output_dir, judge=None, eval_dataset=None
+):
     train = resolved["train"]
     if train["trainer"] == "sft":
         from trl import SFTConfig
@@ -488,6 +573,7 @@ def _make_trainer(resolved, trl_kwargs, model, processor, dataset, callbacks, ou
         reward_funcs=[recorder],
         args=VeroGRPOConfig(**trl_kwargs),
         train_dataset=dataset,
+        eval_dataset=eval_dataset,
         processing_class=processor,
         callbacks=callbacks,
     )

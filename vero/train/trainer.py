@@ -18,6 +18,7 @@ the previous step's state, which run.py saves on the way out.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -153,6 +154,37 @@ class VeroGRPOTrainer(CheckpointGuard, ReleaseSemanticsMixin, GRPOTrainer):
             grpo_logger.addFilter(_UNSCORED_FILTER)
         super().__init__(*args, **kwargs)
 
+    def evaluate(self, *args, **kwargs):
+        """TRL's evaluation (generate on the eval set, score with the reward functions, log `eval_*`)
+        at the validation sampling settings (VeroGRPOConfig.validation_temperature / _top_p; TRL
+        would sample at the training temperature), with exact per-category means (`log`)."""
+        temperature = getattr(self.args, "validation_temperature", None)
+        with validation_sampling(self, temperature, getattr(self.args, "validation_top_p", None)):
+            recorders = [f for f in self.reward_funcs if hasattr(f, "start_validation")]
+            for f in recorders:
+                f.start_validation()
+            self._vero_validating = True
+            try:
+                return super().evaluate(*args, **kwargs)
+            finally:
+                self._vero_validating = False
+                for f in recorders:
+                    f.end_validation()
+
+    def log(self, logs, start_time=None):
+        if getattr(self, "_vero_validating", False):  # the evaluation's log: exact per-category means
+            rows = [r for f in self.reward_funcs for r in (getattr(f, "validation", None) or [])]
+            metrics = validation_metrics(
+                _gather_rows(rows),
+                num_generations=self.num_generations_eval,
+                temperature=self.temperature,
+                top_p=self.top_p,
+            )
+            self._metrics["eval"].update(metrics)
+            if self.is_world_process_zero():
+                print(validation_table(metrics, self.state.global_step), file=sys.stderr, flush=True)
+        return super().log(logs, start_time)
+
     def _get_train_sampler(self, dataset=None):
         dataset = self.train_dataset if dataset is None else dataset
         return BlockRepeatSampler(
@@ -162,6 +194,116 @@ class VeroGRPOTrainer(CheckpointGuard, ReleaseSemanticsMixin, GRPOTrainer):
             repeat_count=self.num_iterations * self.args.steps_per_generation,
             seed=self.args.seed,
         )
+
+
+VALIDATION_TERMS = ("reward", "accuracy", "format", "overlong")
+
+
+@contextlib.contextmanager
+def validation_sampling(trainer, temperature: float | None, top_p: float | None):
+    """Within the block, a GRPOTrainer samples at `temperature` / `top_p` (None keeps its own):
+    TRL's own attributes (`temperature` also scales the log-probabilities TRL computes), the
+    transformers generation config and kwargs, and the vLLM engine's sampling settings; all are
+    put back afterwards."""
+    values = {k: v for k, v in (("temperature", temperature), ("top_p", top_p)) if v is not None}
+    targets = [trainer, *(getattr(trainer, a, None) for a in ("generation_config", "vllm_generation"))]
+    saved = [(t, k, getattr(t, k)) for t in targets if t is not None for k in values if hasattr(t, k)]
+    kwargs = getattr(trainer, "generation_kwargs", None)
+    kwargs = kwargs if isinstance(kwargs, dict) else {}
+    saved_kwargs = {k: kwargs[k] for k in values if k in kwargs}
+    try:
+        for t, k, _ in saved:
+            setattr(t, k, values[k])
+        kwargs.update({k: values[k] for k in saved_kwargs})
+        yield
+    finally:
+        for t, k, v in reversed(saved):
+            setattr(t, k, v)
+        kwargs.update(saved_kwargs)
+
+
+def _gather_rows(rows: list[dict]) -> list[dict]:
+    """Every process's validation rows (each process scored its share of the held-out prompts)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return rows
+    from accelerate.utils import gather_object
+
+    return list(gather_object(rows))
+
+
+def validation_metrics(
+    rows: list[dict], *, num_generations: int, temperature: float, top_p: float | None
+) -> dict[str, list[float]]:
+    """Per-category validation means over every scored sample, in TRL's `_metrics` form.
+
+    mean_c(term) = (1 / |S_c|) · Σ_{s ∈ S_c} term(s) for term in VALIDATION_TERMS, S_c the scored
+    validation samples of category c (a judge sample without a score is left out, as in training);
+    a prompt's samples beyond `num_generations` (the evaluation dataloader pads the last batch by
+    repeating prompts) are dropped first, so each held-out prompt counts `num_generations` times.
+    Keys are the training breakdown's: `reward` and `reward/<term>` over all categories,
+    `reward/category/<c>/<term>` (the reward as `/total`), `/samples` and `/unscored` per category,
+    plus the counts and sampling settings under `validation/`; TRL's `log` prefixes them with `eval_`.
+    """
+    from collections import Counter, defaultdict
+
+    seen: Counter = Counter()
+    unscored: Counter = Counter()
+    groups: dict[str, list[dict]] = defaultdict(list)
+    prompts = 0
+    for r in rows:
+        key = r.get("id")
+        if key is not None:
+            seen[key] += 1
+            if seen[key] > num_generations:
+                continue
+            prompts += seen[key] == 1
+        cat = str(r.get("category"))
+        if r.get("reward") is None or (isinstance(r["reward"], float) and math.isnan(r["reward"])):
+            unscored[cat] += 1
+            continue
+        groups[cat].append(r)
+        groups["all"].append(r)
+    out: dict[str, list[float]] = {
+        "validation/prompts": [float(prompts)],
+        "validation/samples": [float(len(groups.get("all", [])))],
+        "validation/unscored": [float(sum(unscored.values()))],
+        "validation/temperature": [float(temperature)],
+    }
+    for cat, k in sorted(unscored.items()):
+        out[f"reward/category/{cat}/unscored"] = [float(k)]
+    if top_p is not None:
+        out["validation/top_p"] = [float(top_p)]
+    for cat, items in sorted(groups.items()):
+        for term in VALIDATION_TERMS:
+            values = [float(r[term]) for r in items if r.get(term) is not None]
+            if not values:
+                continue
+            if cat == "all":  # TRL's `reward` and the breakdown's reward/<term>, as sample means
+                name = "reward" if term == "reward" else f"reward/{term}"
+            else:
+                name = f"reward/category/{cat}/" + ("total" if term == "reward" else term)
+            out[name] = [sum(values) / len(values)]
+        if cat != "all":
+            out[f"reward/category/{cat}/samples"] = [float(len(items))]
+    return out
+
+
+def validation_table(metrics: dict[str, list[float]], step: int) -> str:
+    """The job log's table of one validation: per category samples, mean reward and accuracy."""
+    m = {k: v[0] for k, v in metrics.items()}
+    cats = sorted({k.split("/")[2] for k in m if k.startswith("reward/category/")})
+    lines = [
+        f"[vero.train] validation after update {step} (temperature {m['validation/temperature']:g}, "
+        f"{int(m['validation/prompts'])} prompts, {int(m['validation/unscored'])} unscored)",
+        f"  {'category':<28}{'samples':>8}{'reward':>9}{'accuracy':>10}",
+    ]
+    for c in [*cats, "all"]:
+        pre = "reward" if c == "all" else f"reward/category/{c}/total"
+        acc = "reward/accuracy" if c == "all" else f"reward/category/{c}/accuracy"
+        n = m["validation/samples"] if c == "all" else m.get(f"reward/category/{c}/samples", 0)
+        fmt = lambda v: f"{v:.3f}" if v is not None else "-"  # noqa: E731
+        lines.append(f"  {c:<28}{int(n):>8}{fmt(m.get(pre)):>9}{fmt(m.get(acc)):>10}")
+    return "\n".join(lines)
 
 
 class VeroSFTTrainer(CheckpointGuard, SFTTrainer):
@@ -229,6 +371,9 @@ def _jsonable(value: Any) -> Any:
 class TrainLogCallback(TrainerCallback):
     """Write every Trainer log entry (TRL's metrics, the reward breakdown) to train_log.jsonl.
 
+    Entries of the in-training validation (TRL's evaluation: keys `eval_*`, train.validation) carry
+    `"kind": "validation"`.
+
     At the start of a run the file is rewritten from the trainer state's log history: empty for a
     fresh run, the checkpoint's history for a resumed one. So entries a killed job wrote after
     its last checkpoint go, each step appears once, and the file is whole again even when the
@@ -240,6 +385,8 @@ class TrainLogCallback(TrainerCallback):
 
     @staticmethod
     def _line(entry: dict) -> str:
+        if any(str(k).startswith("eval_") for k in entry):  # TRL's evaluation = in-training validation
+            entry = {"kind": "validation", **entry}
         return json.dumps({k: _jsonable(v) for k, v in entry.items()}) + "\n"
 
     def on_train_begin(self, args, state, control, **kwargs):
@@ -395,10 +542,9 @@ class PreemptionCallback(TrainerCallback):
         if "cuda" in self._rng:
             torch.cuda.set_rng_state_all(self._rng["cuda"])
 
-    def on_step_end(self, args, state, control, **kwargs):
+    def _snapshot_rng(self) -> None:
         import numpy as np
 
-        self.in_update = False
         self._rng = {
             "python": random.getstate(),
             "numpy": np.random.get_state(),
@@ -406,6 +552,15 @@ class PreemptionCallback(TrainerCallback):
         }
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             self._rng["cuda"] = torch.cuda.get_rng_state_all()
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        # a validation after the step draws random numbers; a regular checkpoint of this step holds
+        # the states after it, so the one written on the way out must too
+        self._snapshot_rng()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.in_update = False
+        self._snapshot_rng()
         requested = self.requested
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             flag = torch.tensor([float(requested)], device=args.device)
@@ -417,6 +572,7 @@ class PreemptionCallback(TrainerCallback):
             self.preempted = True
             control.should_save = True
             control.should_training_stop = True
+            control.should_evaluate = False  # the checkpoint first: a validation due now is skipped
 
     def on_train_end(self, args, state, control, **kwargs):
         self.restore()

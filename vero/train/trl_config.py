@@ -25,7 +25,7 @@ from typing import Any
 from vero.config import ConfigError, schema_default
 
 # grpo_config_kwargs keys that are not TRL's (vero.train.release.VeroGRPOConfig adds them)
-VERO_ONLY_KEYS = ("advantage_epsilon", "judge_sleep_level")
+VERO_ONLY_KEYS = ("advantage_epsilon", "judge_sleep_level", "validation_temperature", "validation_top_p")
 
 # Clip ranges per algorithm (docs/recipe.md#5-training; DAPO's clip-higher is 0.2 / 0.28 as in the DAPO
 # paper).
@@ -249,6 +249,7 @@ def grpo_config_kwargs(
             # the engine holds what a rollout can reach, not the model's 256K context
             vllm_max_model_length=max_prompt_length(resolved) + max_completion_length(resolved),
         )
+    kwargs.update(validation_kwargs(train, geometry))
     # vero.train.release.VeroGRPOConfig fields
     kwargs["advantage_epsilon"] = float(train.get("advantage_epsilon", 1e-4))
     from vero.train.launch import judge_layout
@@ -262,6 +263,32 @@ def grpo_config_kwargs(
         train.get("vllm_importance_sampling_correction", False)
     )
     return kwargs
+
+
+def validation_kwargs(train: Mapping, geometry: BatchGeometry) -> dict[str, Any]:
+    """TRL's evaluation settings for `train.validation` (in-training validation on the held-out split).
+
+    eval_steps = validation.every_steps x updates_per_batch (recipe steps -> optimizer updates), so
+    validation falls on rollout-batch boundaries; transformers also evaluates after the last step, and
+    before the first when eval_on_start (validation.before_training). Each process validates one
+    micro-batch of prompts at a time (per_device_eval_batch_size = micro_batch_size rounded up to a
+    multiple of num_generations_eval), so a validation forward is no larger than a training one.
+    The sampling settings are VeroGRPOConfig fields that VeroGRPOTrainer.evaluate applies.
+    """
+    val = train.get("validation") or {}
+    if not val.get("every_steps"):
+        return {"eval_strategy": "no"}
+    n = int(val.get("num_generations", 1))
+    micro = geometry.per_device_train_batch_size
+    return {
+        "eval_strategy": "steps",
+        "eval_steps": int(val["every_steps"]) * geometry.updates_per_batch,
+        "eval_on_start": bool(val.get("before_training", False)),
+        "num_generations_eval": n,
+        "per_device_eval_batch_size": n * math.ceil(micro / n),
+        "validation_temperature": float(val.get("temperature", 0.7)),
+        "validation_top_p": float(val.get("top_p", 1.0)),
+    }
 
 
 def build_grpo_config(resolved: Mapping, output_dir: str, **kwargs):
