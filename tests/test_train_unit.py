@@ -78,8 +78,18 @@ def test_paper_defaults_map_to_gspo(paper_cfg):
     assert "vllm_mode" not in hf
 
 
-def test_real_grpoconfig_accepts_the_mapping(demo_cfg, tmp_path):
+# A fixed batch geometry for the arithmetic below (the demo's own values change with the demo).
+GEOMETRY = {"batch_size": 6, "mini_batch_size": 6, "num_generations": 2, "max_completion_length": 48}
+
+
+def _mixed(demo_cfg) -> dict:
     resolved = resolve_experiment(demo_cfg, "mixed")
+    resolved["train"].update(GEOMETRY)
+    return resolved
+
+
+def test_real_grpoconfig_accepts_the_mapping(demo_cfg, tmp_path):
+    resolved = _mixed(demo_cfg)
     cfg = trl_config.build_grpo_config(resolved, str(tmp_path), num_processes=1)
     assert cfg.generation_batch_size == 12  # 6 prompts x 2 generations
     assert cfg.steps_per_generation == 1
@@ -138,13 +148,13 @@ def test_explicit_clip_overrides(demo_cfg):
     ],
 )
 def test_inconsistent_batch_sizes_name_the_key(demo_cfg, changes, key):
-    train = {**resolve_experiment(demo_cfg, "mixed")["train"], **changes}
+    train = {**_mixed(demo_cfg)["train"], **changes}
     with pytest.raises(ConfigError, match=re.escape(key)):
         trl_config.batch_geometry(train, 1)
 
 
 def test_updates_must_split_over_processes(demo_cfg):
-    train = resolve_experiment(demo_cfg, "mixed")["train"]  # 6 prompts x 2 = 12 completions
+    train = _mixed(demo_cfg)["train"]  # 6 prompts x 2 = 12 completions
     assert trl_config.batch_geometry(train, 4).per_device_train_batch_size == 3
     with pytest.raises(ConfigError, match="processes"):
         trl_config.batch_geometry(train, 5)

@@ -4,7 +4,7 @@ A randomly initialised tiny model scores 0 everywhere, so RL has no signal (ever
 rollouts gets the same reward, every advantage is 0) and no ablation can tell a working recipe
 from a broken one. The warm start teaches it the output format and some of each task, so the
 base model of the demo starts partway: above zero in every category, well below the ceiling.
-It plays the part of the instruction-tuned base model the paper starts RL from (RECIPE.md §4:
+It plays the part of the instruction-tuned base model the paper starts RL from (docs/recipe.md#5-training:
 Qwen3-VL-8B-Instruct); the paper itself does no SFT stage, and neither does any experiment here.
 
 Data: the `pretrain` partition of VeroMini (vero.data.veromini.generator), which shares no image
@@ -130,6 +130,8 @@ def pretrain_dataset(path: str | Path, coords: str, system_prompt: str | None = 
     return Dataset.from_dict(data, features=features)
 
 
+# Long: the SFT run as one sequence (model, data, TRL's SFTConfig and SFTTrainer, train, save), read
+# top to bottom as the module docstring describes it.
 def run_warm_start(
     base_dir: str | Path,
     pretrain_path: str | Path,

@@ -97,6 +97,7 @@ def _main_and_singles(cfg: Mapping) -> tuple[str | None, dict[str, str], str | N
     return main, singles, reward_run
 
 
+# Long: one figure per block, in the order of TARGETS, each reading only the summaries it names.
 def demo_figures(results_dir: str | Path, cfg: Mapping) -> dict[str, Any]:
     """The figures above from a run's `results_dir` (missing inputs give None, never an error)."""
     results = Path(results_dir)
@@ -172,6 +173,7 @@ def _f(v: float | None, signed: bool = False) -> str:
     return f"{v:+.1f}" if signed else f"{v:.1f}"
 
 
+# Long: one row per figure, in the order of TARGETS, each with its own measured/target wording.
 def figure_lines(fig: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
     """(figure, measured, target, met) rows for printing or an HTML table."""
     t = fig["targets"]

@@ -87,6 +87,8 @@ def _check_split(split: str) -> None:
         raise ValueError(f"split must be one of {tuple(PARTITIONS)}, got {split!r}")
 
 
+# Long: one loop over the rows with its redraw checks side by side (the split's question and image
+# partitions, no repeated image+question pair), so the partition rules read in one place.
 def generate_category(
     category: str,
     n: int,
