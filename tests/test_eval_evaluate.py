@@ -35,7 +35,12 @@ def test_load_config_json_validates_and_names_the_file(tmp_path):
 
 def test_model_paths_for_base_and_runs():
     demo = load_config(REPO / "config" / "demo.yaml", overrides={"results_dir": "out"})
-    assert model_path_for(demo, "base", "final") == "out/models/tiny-qwen2_5_vl"
+    assert model_path_for(demo, "base", "final") == "out/models/tiny-qwen2_5_vl-warm"  # warm-started
+    cold = load_config(
+        REPO / "config" / "demo.yaml",
+        overrides={"results_dir": "out", "model": {"tiny": {"warm_start": {"steps": 0}}}},
+    )
+    assert model_path_for(cold, "base", "final") == "out/models/tiny-qwen2_5_vl"
     assert model_path_for(demo, "mixed", "checkpoint-2") == "out/runs/mixed/checkpoint-2"
     paper = load_config(REPO / "config" / "config.yaml")
     assert model_path_for(paper, "base", "final") == "Qwen/Qwen3-VL-8B-Instruct"
