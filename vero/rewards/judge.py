@@ -343,6 +343,38 @@ class JudgeClient:
         result = self.score_many_sync([JudgeItem(question, reference, response)])[0]
         return result if result.scored else None
 
+    async def complete_many(
+        self, conversations: Sequence[Sequence[Mapping[str, Any]]], *, max_tokens: int | None = None
+    ) -> list[str]:
+        """The reply text of each chat (a list of OpenAI-style messages), sent concurrently (at most
+        `max_concurrency` in flight) with this client's model, sampling settings, timeout and
+        retries; in order. Evaluation's per-benchmark graders (vero.eval.judges) build the chats."""
+        if not conversations:
+            return []
+        semaphore = asyncio.Semaphore(self.max_concurrency)
+        limits = httpx.Limits(max_connections=self.max_concurrency)
+
+        async def one(client: httpx.AsyncClient, messages: Sequence[Mapping[str, Any]]) -> str:
+            body = {
+                "model": self.model,
+                "messages": [dict(m) for m in messages],
+                "temperature": self.temperature,
+                "top_p": self.top_p,
+                "top_k": self.top_k,
+                "max_tokens": int(max_tokens or self.max_tokens),
+                "chat_template_kwargs": {"enable_thinking": self.enable_thinking},
+            }
+            async with semaphore:
+                return await self._post(client, body)
+
+        async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(self.timeout_s)) as client:
+            return list(await asyncio.gather(*(one(client, m) for m in conversations)))
+
+    def complete_many_sync(
+        self, conversations: Sequence[Sequence[Mapping[str, Any]]], *, max_tokens: int | None = None
+    ) -> list[str]:
+        return run_coroutine(self.complete_many(conversations, max_tokens=max_tokens))
+
     async def _get(self, path: str, timeout_s: float) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         async with httpx.AsyncClient(timeout=httpx.Timeout(timeout_s)) as client:
@@ -462,38 +494,6 @@ class TrainingJudge:
         counts = {k: int(self._counts.get(k, 0)) for k in names}
         self._counts.clear()
         return counts
-
-    async def complete_many(
-        self, conversations: Sequence[Sequence[Mapping[str, Any]]], *, max_tokens: int | None = None
-    ) -> list[str]:
-        """The reply text of each chat (a list of OpenAI-style messages), sent concurrently (at most
-        `max_concurrency` in flight) with this client's model, sampling settings, timeout and
-        retries; in order. Evaluation's per-benchmark graders (vero.eval.judges) build the chats."""
-        if not conversations:
-            return []
-        semaphore = asyncio.Semaphore(self.max_concurrency)
-        limits = httpx.Limits(max_connections=self.max_concurrency)
-
-        async def one(client: httpx.AsyncClient, messages: Sequence[Mapping[str, Any]]) -> str:
-            body = {
-                "model": self.model,
-                "messages": [dict(m) for m in messages],
-                "temperature": self.temperature,
-                "top_p": self.top_p,
-                "top_k": self.top_k,
-                "max_tokens": int(max_tokens or self.max_tokens),
-                "chat_template_kwargs": {"enable_thinking": self.enable_thinking},
-            }
-            async with semaphore:
-                return await self._post(client, body)
-
-        async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(self.timeout_s)) as client:
-            return list(await asyncio.gather(*(one(client, m) for m in conversations)))
-
-    def complete_many_sync(
-        self, conversations: Sequence[Sequence[Mapping[str, Any]]], *, max_tokens: int | None = None
-    ) -> list[str]:
-        return run_coroutine(self.complete_many(conversations, max_tokens=max_tokens))
 
 
 def run_coroutine(coro):
