@@ -171,6 +171,10 @@ def test_mini_comparison_says_numbers_are_not_the_papers():
 # ---- sweeps --------------------------------------------------------------------------------------------
 
 
+# A fixed schedule for the sweep arithmetic (the demo's own steps change with the demo).
+SWEEP = {"train": {"max_steps": 4, "save_steps": 2}, "eval": {"sweep_every_k": 1}}
+
+
 def test_saved_steps_match_trainer_saves():
     assert saved_steps(4, 2) == [2, 4]
     assert saved_steps(5, 2) == [2, 4, 5]  # the trainer also saves at the last step
@@ -178,19 +182,19 @@ def test_saved_steps_match_trainer_saves():
 
 
 def test_sweep_checkpoints_every_kth_from_config():
-    demo = load_config(REPO / "config" / "demo.yaml")  # max_steps 4, save_steps 2, k = 1
+    demo = load_config(REPO / "config" / "demo.yaml", overrides=SWEEP)  # max_steps 4, save_steps 2, k = 1
     assert sweep_checkpoints(demo, "mixed") == ["checkpoint-2", "checkpoint-4", "final"]
     paper = load_config(REPO / "config" / "config.yaml")  # k = 5 → every 200 steps
     ckpts = sweep_checkpoints(paper, "mixed")
     assert ckpts[:2] == ["checkpoint-200", "checkpoint-400"] and ckpts[-2:] == ["checkpoint-4000", "final"]
     single = sweep_checkpoints(paper, "single_stem")  # max_steps 1000 override
     assert single[-2:] == ["checkpoint-1000", "final"]
-    off = load_config(REPO / "config" / "demo.yaml", overrides={"eval": {"sweep_every_k": 0}})
+    off = load_config(REPO / "config" / "demo.yaml", overrides={**SWEEP, "eval": {"sweep_every_k": 0}})  # off
     assert sweep_checkpoints(off, "mixed") == ["final"]
 
 
 def test_sweep_curve_orders_by_step_and_merges_final():
-    cfg = load_config(REPO / "config" / "demo.yaml")
+    cfg = load_config(REPO / "config" / "demo.yaml", overrides=SWEEP)
     curve = sweep_curve(
         cfg,
         "mixed",
@@ -213,7 +217,9 @@ def test_sweep_files_and_wandb_curve(tmp_path, monkeypatch):
     from vero.io import write_json
 
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb"))
-    cfg = load_config(REPO / "config" / "demo.yaml", overrides={"wandb": {"dir": str(tmp_path / "wandb")}})
+    cfg = load_config(
+        REPO / "config" / "demo.yaml", overrides={**SWEEP, "wandb": {"dir": str(tmp_path / "wandb")}}
+    )
     paths = {}
     for ckpt, score in (("checkpoint-2", 0.25), ("checkpoint-4", 0.5), ("final", 0.5)):
         paths[ckpt] = tmp_path / f"{ckpt}.json"
