@@ -35,6 +35,7 @@ def test_analysis_rules_produce_every_output(tmp_path):
     keep = ("mixed", "single_chart_ocr", "single_stem", "algo_grpo", "algo_dapo", "sft")
     cfg["experiments"] = {k: v for k, v in cfg["experiments"].items() if k in keep}
     cfg["analysis"]["skills"]["max_traces_per_category"] = 10
+    cfg["analysis"]["skills"]["experiments"] = ["mixed", "sft"]  # the probe and UMAP over two runs
     cfg["analysis"]["probe"]["permutations"] = 20  # p >= 1/21: still "small", and quick
     config_file = tmp_path / "config.yaml"
     config_file.write_text(yaml.safe_dump(cfg))

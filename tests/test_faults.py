@@ -62,7 +62,17 @@ def demo_config(results: Path, **overrides) -> dict:
     base = {
         "results_dir": str(results),
         "wandb": {"mode": "disabled", "dir": str(results / "wandb")},
-        "train": {"max_steps": 4, "save_steps": 100, "max_completion_length": 16},
+        # the batch geometry the counts below are written for (the demo's own changes with the demo)
+        "train": {
+            "max_steps": 4,
+            "save_steps": 100,
+            "max_completion_length": 16,
+            "batch_size": 6,
+            "mini_batch_size": 6,
+            "num_generations": 2,
+        },
+        # the tests stand in the tiny model themselves; no warm start
+        "model": {"tiny": {"warm_start": {"steps": 0}}},
     }
     return validate_config(deep_merge(deep_merge(raw, base), overrides))
 
