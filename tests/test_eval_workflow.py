@@ -150,6 +150,9 @@ def test_eval_rules_run_through_snakemake(tmp_path):
     demo["eval"].update(benchmarks=["mini_chart_ocr"], max_samples=2, max_new_tokens=8)
     demo["wandb"]["dir"] = str(tmp_path / "wandb")
     demo["model"]["tiny"]["warm_start"]["steps"] = 0  # the test stands in the tiny model itself
+    # the checkpoints the stand-in run writes (max_steps 4, save_steps 2), every one swept (k = 1)
+    demo["train"].update(max_steps=4, save_steps=2)
+    demo["eval"]["sweep_every_k"] = 1
     (work / "config.yaml").write_text(yaml.safe_dump(demo))
     # W&B is covered by the test above; here it would only add start-up time to every summary job
     env = {
