@@ -210,6 +210,13 @@ def heldout_files():
     return expand(DATA["heldout"], category=CATEGORIES)
 
 
+def validation_input(wildcards):
+    """The held-out split an RL experiment validates on during training (train.validation)."""
+    train = resolve_experiment(CFG, wildcards.experiment)["train"]
+    on = train["trainer"] == "rl" and train["validation"]["every_steps"] is not None
+    return heldout_files() if on else []
+
+
 def mix_file(experiment):
     return DATA["mix"].format(experiment=experiment)
 

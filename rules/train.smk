@@ -14,13 +14,6 @@ BASE_MODEL = resolve_base_model(CFG, RESULTS)
 BASE_MODEL_INPUT = BUILT_BASE_MODEL
 
 
-def validation_input(wildcards):
-    """The held-out split an RL experiment validates on during training (train.validation)."""
-    train = resolve_experiment(CFG, wildcards.experiment)["train"]
-    on = train["trainer"] == "rl" and train["validation"]["every_steps"] is not None
-    return heldout_files() if on else []
-
-
 rule train_experiment:
     input:
         mix=DATA["mix"],
