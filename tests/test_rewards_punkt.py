@@ -70,18 +70,6 @@ def test_start_up_line_says_what_no_punkt_means(monkeypatch):
     assert "no nltk punkt model" in line and "ifeval_no_punkt" in line and "corrected" in line
 
 
-@pytest.fixture
-def without_punkt(monkeypatch):
-    """The reward as it runs where no punkt model can be loaded."""
-    monkeypatch.setattr(ifeval, "punkt_available", lambda: False)
-    ifeval.release_classes.cache_clear()
-    ifeval._release_plan.cache_clear()
-    yield
-    monkeypatch.undo()
-    ifeval.release_classes.cache_clear()
-    ifeval._release_plan.cache_clear()
-
-
 def _if(response: str, cls: str, **args) -> str:
     return json.dumps(
         {"instructions": [{"class": cls, "args": args}]}

