@@ -399,7 +399,21 @@ class TrainLogCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
+        if "train_loss" in logs:  # the Trainer's end-of-run summary
+            logs = {**logs, "train_loss": _whole_run_loss(state.log_history, logs["train_loss"])}
         _write(self.path, self._line({"step": state.global_step, "epoch": state.epoch, **logs}), "a")
+
+
+def _whole_run_loss(history: list[dict], fallback: float) -> float:
+    """Mean training loss over every logged step of the run, each log entry weighted by the steps
+    it covers. The Trainer's own `train_loss` averages only the steps this process trained, so a
+    run resumed from a checkpoint would report another summary than the same run uninterrupted."""
+    total, last = 0.0, 0
+    for entry in history:
+        if "loss" in entry and entry.get("step", 0) > last:
+            total += float(entry["loss"]) * (entry["step"] - last)
+            last = entry["step"]
+    return total / last if last else fallback
 
 
 class TrimStepLogCallback(TrainerCallback):
