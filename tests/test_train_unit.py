@@ -455,3 +455,23 @@ def test_judge_client_only_when_enabled_and_served_endpoint_wins(monkeypatch):
     monkeypatch.setenv(BASE_URL_ENV, "http://127.0.0.1:8123/v1")
     judge = _judge_for({"judge": {"enabled": True, "base_url": "http://judge.example:9000/v1", "model": "m"}})
     assert judge.endpoint == "http://127.0.0.1:8123/v1/chat/completions"
+
+
+def test_colocate_sync_also_resets_the_engines_vision_encoder_cache():
+    """TRL's weight sync resets the KV prefix cache only; vero's hook adds the encoder cache, after
+    the weights are in, on colocate engines only (tests/vllm runs it on vLLM's CPU build)."""
+    from types import SimpleNamespace
+
+    from vero.train.trainer import reset_encoder_cache_on_sync
+
+    calls = []
+    engine = SimpleNamespace(reset_encoder_cache=lambda: calls.append("encoder"))
+    gen = SimpleNamespace(mode="colocate", llm=SimpleNamespace(llm_engine=engine))
+    gen.sync_weights = lambda: calls.append("weights")
+    assert reset_encoder_cache_on_sync(gen)
+    gen.sync_weights()
+    gen.sync_weights()
+    assert calls == ["weights", "encoder", "weights", "encoder"]
+
+    server = SimpleNamespace(mode="server", sync_weights=lambda: calls.append("server"))
+    assert not reset_encoder_cache_on_sync(server) and not reset_encoder_cache_on_sync(None)

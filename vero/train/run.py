@@ -48,6 +48,7 @@ from vero.train.trl_config import (
     grpo_config_kwargs,
     max_completion_length,
     sft_config_kwargs,
+    suppress_vision_placeholders,
     world_size_from_env,
 )
 
@@ -553,6 +554,12 @@ def _make_trainer(
     from vero.train.release import VeroGRPOConfig
     from vero.train.trainer import VeroGRPOTrainer
 
+    trl_kwargs = {
+        **trl_kwargs,
+        "generation_kwargs": suppress_vision_placeholders(
+            trl_kwargs.get("generation_kwargs"), model.config, use_vllm=bool(trl_kwargs.get("use_vllm"))
+        ),
+    }
     training_judge = TrainingJudge(judge) if judge is not None else None
     reward = make_trl_reward(
         resolved["reward"],

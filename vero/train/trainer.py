@@ -144,6 +144,31 @@ class CheckpointGuard:
         return result
 
 
+def reset_encoder_cache_on_sync(generation) -> bool:
+    """After each weight sync of a colocated vLLM engine, drop its cached vision-encoder outputs.
+
+    vLLM keeps encoder outputs (image embeddings) across requests, keyed by the image's hash. TRL's
+    sync loads the new weights and resets the KV prefix cache only, so an image seen before the
+    sync would be answered with embeddings of the old vision tower (the recipe trains it); on vLLM's
+    CPU build the stale entry even fails the next step ("Encoder cache miss", tests/vllm). The
+    engine's `reset_encoder_cache` clears the scheduler's and the worker's cache together. Server
+    mode (TRL's vllm-serve) offers no such call; returns whether the hook was installed.
+    """
+    if generation is None or getattr(generation, "mode", None) != "colocate":
+        return False
+    sync = generation.sync_weights
+
+    def sync_weights(*args, **kwargs):
+        result = sync(*args, **kwargs)
+        engine = getattr(getattr(generation, "llm", None), "llm_engine", None)
+        if hasattr(engine, "reset_encoder_cache"):
+            engine.reset_encoder_cache()
+        return result
+
+    generation.sync_weights = sync_weights
+    return True
+
+
 class VeroGRPOTrainer(CheckpointGuard, ReleaseSemanticsMixin, GRPOTrainer):
     """Advantage ε and the shared judge (vero.train.release.ReleaseSemanticsMixin), guarded
     checkpoints (CheckpointGuard), the mix's category-balanced rollout batches (the sampler)."""
@@ -153,6 +178,7 @@ class VeroGRPOTrainer(CheckpointGuard, ReleaseSemanticsMixin, GRPOTrainer):
         if _UNSCORED_FILTER not in grpo_logger.filters:
             grpo_logger.addFilter(_UNSCORED_FILTER)
         super().__init__(*args, **kwargs)
+        reset_encoder_cache_on_sync(getattr(self, "vllm_generation", None))
 
     def evaluate(self, *args, **kwargs):
         """TRL's evaluation (generate on the eval set, score with the reward functions, log `eval_*`)

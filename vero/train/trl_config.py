@@ -291,6 +291,36 @@ def validation_kwargs(train: Mapping, geometry: BatchGeometry) -> dict[str, Any]
     }
 
 
+# vLLM's logit_bias is clamped to [-100, 100]; -100 leaves a token e^-100 times less likely.
+VLLM_SUPPRESS_BIAS = -100.0
+
+
+def suppress_vision_placeholders(
+    generation_kwargs: Mapping | None, model_config, *, use_vllm: bool
+) -> dict | None:
+    """Rollout sampling settings that never sample the image / video placeholder tokens.
+
+    A sampled `<|image_pad|>` in a completion makes the training forward of prompt + completion
+    count one image token more than the images give ("Image features and image tokens do not
+    match"). TRL's transformers path suppresses the image token itself (`suppress_tokens`); its
+    vLLM path passes `generation_kwargs` to vLLM's SamplingParams and suppresses nothing, so with
+    `use_vllm` the placeholders get `logit_bias` -100 (merged with any the user set; theirs win).
+
+    >>> class Cfg: image_token_id, video_token_id = 7, 8
+    >>> suppress_vision_placeholders({"top_k": 5}, Cfg(), use_vllm=True)
+    {'top_k': 5, 'logit_bias': {7: -100.0, 8: -100.0}}
+    >>> suppress_vision_placeholders(None, Cfg(), use_vllm=False) is None
+    True
+    """
+    kwargs = dict(generation_kwargs or {})
+    if not use_vllm:
+        return kwargs or None
+    ids = [getattr(model_config, a, None) for a in ("image_token_id", "video_token_id")]
+    bias = {int(i): VLLM_SUPPRESS_BIAS for i in ids if isinstance(i, int)}
+    kwargs["logit_bias"] = {**bias, **(kwargs.get("logit_bias") or {})}
+    return kwargs
+
+
 def build_grpo_config(resolved: Mapping, output_dir: str, **kwargs):
     from vero.train.release import VeroGRPOConfig
 
