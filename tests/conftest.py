@@ -34,6 +34,17 @@ def pytest_configure(config):
         pass
 
 
+# The longest test files, in the order pytest-xdist should hand them out (make test: one file per
+# worker, two files per worker to start with): the demo's run alone on the first worker, the paper
+# smoke run and then the SLURM tests on the second, everything else after them, in collection order.
+LONG_FIRST = ("test_demo_workflow.py", "test_paper_smoke.py", "test_report.py", "test_slurm.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FIRST)))
+
+
 @pytest.fixture(scope="session")
 def tiny_vlm_dir(tmp_path_factory):
     """A tiny Qwen2.5-VL (text head_dim 32) built offline once per test session."""
