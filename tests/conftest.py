@@ -35,8 +35,9 @@ def pytest_configure(config):
 
 
 # The longest test files, in the order pytest-xdist should hand them out (make test: one file per
-# worker, two files per worker to start with): the demo's run alone on the first worker, the paper
-# smoke run and then the SLURM tests on the second, everything else after them, in collection order.
+# worker, two files each to start with). With two workers the first gets the demo's run and then
+# test_report.py, the second the paper smoke run and then the SLURM tests; every other file follows
+# in collection order.
 LONG_FIRST = ("test_demo_workflow.py", "test_paper_smoke.py", "test_report.py", "test_slurm.py")
 
 
