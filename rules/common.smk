@@ -273,6 +273,12 @@ from vero.models import tiny_model_dir
 
 EVAL_BENCHMARKS = suite_benchmarks(CFG)
 EVAL_RESOURCES = rule_resources("eval_benchmark")
+# eval.jobs: the wildcard pattern of the rule that evaluates; the other rule's never matches
+_NEVER = "(?!)"
+EVAL_JOB_PATTERNS = {
+    "per_benchmark": "|".join(EVAL_BENCHMARKS) if CFG["eval"]["jobs"] == "per_benchmark" else _NEVER,
+    "per_checkpoint": r"final|checkpoint-\d+" if CFG["eval"]["jobs"] == "per_checkpoint" else _NEVER,
+}
 
 
 def eval_model_input(wildcards):
@@ -287,10 +293,29 @@ def eval_gpus(wildcards):
     return eval_job_gpus(CFG, wildcards.benchmark, EVAL_RESOURCES.get("gpu", 0))
 
 
-def eval_data_input(wildcards):
+def benchmark_data(benchmark):
     """Local benchmark files (the mini suite's held-out split, eval.local_data); hub data: none."""
-    spec = get_benchmark(CFG, wildcards.benchmark)
+    spec = get_benchmark(CFG, benchmark)
     return [spec.local_path] if spec.local_path else []
+
+
+def eval_data_input(wildcards):
+    return benchmark_data(wildcards.benchmark)
+
+
+def eval_suite_data(wildcards):
+    """The local files of every benchmark of the suite (rule eval_checkpoint)."""
+    return [p for b in EVAL_BENCHMARKS for p in benchmark_data(b)]
+
+
+def eval_suite_gpus(wildcards):
+    """The most GPUs any benchmark of the suite asks for (rule eval_checkpoint)."""
+    return max(eval_job_gpus(CFG, b, EVAL_RESOURCES.get("gpu", 0)) for b in EVAL_BENCHMARKS)
+
+
+def eval_suite_registry(wildcards):
+    """The registry entries of the suite, as a param (the rerun trigger of rule eval_checkpoint)."""
+    return repr([get_benchmark(CFG, b) for b in EVAL_BENCHMARKS])
 
 
 def eval_registry_entry(wildcards):

@@ -1,5 +1,6 @@
 # Checkpoint evaluation (VeroEval or the VeroMini mini suite): one job per
-# (experiment, checkpoint, benchmark), so a failed benchmark reruns alone; a summary (and W&B eval
+# (experiment, checkpoint, benchmark), so a failed benchmark reruns alone, or with eval.jobs
+# per_checkpoint one job per (experiment, checkpoint) for the whole suite; a summary (and W&B eval
 # run) per (experiment, checkpoint); the comparison table; checkpoint-sweep curves.
 # With `--sdm conda` the jobs run in envs/gpu.yaml; backend vllm_server starts vLLM's server from
 # $VERO_VLLM_PYTHON (envs/vllm.yaml), as the judge server does.
@@ -19,7 +20,7 @@ rule eval_benchmark:
     benchmark:
         benchf("eval_benchmark/{experiment}/{checkpoint}/{benchmark}")
     wildcard_constraints:
-        benchmark="|".join(EVAL_BENCHMARKS),
+        benchmark=EVAL_JOB_PATTERNS["per_benchmark"],
     conda:
         "../envs/gpu.yaml"
     resources:
@@ -35,6 +36,43 @@ rule eval_benchmark:
         " --experiment {wildcards.experiment} --checkpoint {wildcards.checkpoint}"
         " --benchmark {wildcards.benchmark}"
         " --out-jsonl {output.jsonl} --out-summary {output.summary} > {log} 2>&1"
+
+
+# eval.jobs per_checkpoint: one job loads the model once and evaluates the whole suite
+rule eval_checkpoint:
+    input:
+        model=eval_model_input,
+        data=eval_suite_data,
+        vllm_env=vllm_server_env_input("eval"),
+    # its outputs match only under per_checkpoint, as eval_benchmark's only under per_benchmark
+    wildcard_constraints:
+        checkpoint=EVAL_JOB_PATTERNS["per_checkpoint"],
+    output:
+        jsonl=expand(
+            res("eval/{{experiment}}/{{checkpoint}}/{benchmark}.jsonl"), benchmark=EVAL_BENCHMARKS
+        ),
+        summary=expand(
+            res("eval/{{experiment}}/{{checkpoint}}/{benchmark}.json"), benchmark=EVAL_BENCHMARKS
+        ),
+    log:
+        logf("eval_checkpoint/{experiment}/{checkpoint}"),
+    benchmark:
+        benchf("eval_checkpoint/{experiment}/{checkpoint}")
+    conda:
+        "../envs/gpu.yaml"
+    resources:
+        **{k: v for k, v in EVAL_RESOURCES.items() if k != "gpu"},
+        gpu=eval_suite_gpus,
+    params:
+        settings=job_settings("eval_checkpoint"),
+        vllm_python=vllm_python_prefix,
+        # every registry entry of the suite: editing one reruns this job
+        registry_entries=eval_suite_registry,
+        out_dir=lambda wildcards: res(f"eval/{wildcards.experiment}/{wildcards['checkpoint']}"),
+    shell:
+        "{params.vllm_python}python workflow_scripts/eval_checkpoint.py --config-json {params.settings}"
+        " --experiment {wildcards.experiment} --checkpoint {wildcards.checkpoint}"
+        " --benchmarks {EVAL_BENCHMARKS} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule eval_summary:

@@ -136,6 +136,42 @@ rule stand_in_train:
 
 
 @pytest.mark.slow
+def test_one_job_per_checkpoint_writes_what_the_per_benchmark_jobs_write(tiny_vlm_dir, tmp_path):
+    """eval.jobs per_checkpoint (the demo): one loaded model, every benchmark of the suite, and
+    each benchmark's JSONL byte for byte what its own job writes (generation seeds per call)."""
+    from vero.eval.evaluate import evaluate_benchmark, evaluate_checkpoint
+
+    results = tmp_path / "results"
+    benchmarks = ["mini_stem", "mini_grounding_counting_search"]
+    cfg = load_config(
+        REPO / "config" / "demo.yaml",
+        overrides={
+            "results_dir": str(results),
+            "model": {"base": str(tiny_vlm_dir)},
+            "eval": {"benchmarks": benchmarks, "max_samples": 3, "max_new_tokens": 16},
+        },
+    )
+    write_heldout(results, ["stem", "grounding_counting_search"])
+    grouped = evaluate_checkpoint(
+        cfg, experiment="base", checkpoint="final", benchmarks=benchmarks, out_dir=results / "grouped"
+    )
+    assert list(grouped) == benchmarks
+    for bench in benchmarks:
+        alone = evaluate_benchmark(
+            cfg,
+            experiment="base",
+            checkpoint="final",
+            benchmark=bench,
+            out_jsonl=results / "alone" / f"{bench}.jsonl",
+            out_summary=results / "alone" / f"{bench}.json",
+        )
+        assert grouped[bench]["score"] == alone["score"] and grouped[bench]["n"] == 3
+        assert (results / "grouped" / f"{bench}.jsonl").read_bytes() == (
+            results / "alone" / f"{bench}.jsonl"
+        ).read_bytes()
+
+
+@pytest.mark.slow
 def test_eval_rules_run_through_snakemake(tmp_path):
     """One job per (experiment, checkpoint, benchmark), summaries, the comparison; and the sweep DAG."""
     work = tmp_path / "wf"
@@ -148,6 +184,7 @@ def test_eval_rules_run_through_snakemake(tmp_path):
     demo["analysis"]["skills"]["experiments"] = ["mixed"]  # the config is checked whole at load
     # one benchmark keeps the run to 8 short jobs; the library test above covers several
     demo["eval"].update(benchmarks=["mini_chart_ocr"], max_samples=2, max_new_tokens=8)
+    demo["eval"]["jobs"] = "per_benchmark"  # the demo's per_checkpoint is the test above
     demo["wandb"]["dir"] = str(tmp_path / "wandb")
     demo["model"]["tiny"]["warm_start"]["steps"] = 0  # the test stands in the tiny model itself
     # the checkpoints the stand-in run writes (max_steps 4, save_steps 2), every one swept (k = 1)

@@ -261,7 +261,7 @@ def test_requeued_job_restarts_and_resumes_from_its_checkpoint(slurm_cluster, tm
     assert "Restarts=1" in job_record(job_id)
 
 
-GPU_RULES = ("train_experiment", "eval_benchmark")
+GPU_RULES = ("train_experiment", "eval_checkpoint")  # the demo evaluates a checkpoint in one job
 
 
 def test_demo_slice_data_train_eval_runs_through_sbatch(slurm_cluster, tmp_path):

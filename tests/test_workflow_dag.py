@@ -55,15 +55,23 @@ def _n_benchmarks(cfg):
     return len(suite_benchmarks(cfg))
 
 
+def _eval_jobs(cfg, counts, models):
+    """Evaluation jobs of `models` (experiments + base): one per benchmark, or per model with
+    eval.jobs per_checkpoint (the demo); the other rule is never planned."""
+    per_model = cfg["eval"].get("jobs") == "per_checkpoint"
+    rule, other = ("eval_checkpoint", "eval_benchmark") if per_model else ("eval_benchmark", "eval_checkpoint")
+    assert other not in counts
+    return counts[rule] == models * (1 if per_model else _n_benchmarks(cfg))
+
+
 @pytest.mark.parametrize("cfgfile", [PAPER, DEMO], ids=["paper", "demo"])
 def test_all_target_shape(cfgfile, tmp_path):
     cfg, n_exp, tiny = _setup(cfgfile)
-    n_bench = _n_benchmarks(cfg)
     counts = dry_run(cfgfile, "all", tmp_path)
     assert counts["train_experiment"] == n_exp
     assert counts["data_mix"] == n_exp
     assert counts["data_filter"] == N_CAT
-    assert counts["eval_benchmark"] == (n_exp + 1) * n_bench  # + the base model
+    assert _eval_jobs(cfg, counts, n_exp + 1)  # + the base model
     assert counts["eval_summary"] == n_exp + 1
     assert counts["eval_comparison"] == 1
     assert counts["build_report"] == 1 and counts["all"] == 1
@@ -90,10 +98,9 @@ def test_paper_config_is_the_full_study(tmp_path):
 )
 def test_ablation_targets_run_only_their_experiments(cfgfile, target, experiments, tmp_path):
     cfg, _, _ = _setup(cfgfile)
-    n_bench = _n_benchmarks(cfg)
     counts = dry_run(cfgfile, target, tmp_path)
     assert counts["train_experiment"] == experiments
-    assert counts["eval_benchmark"] == (experiments + 1) * n_bench
+    assert _eval_jobs(cfg, counts, experiments + 1)
     assert counts.get("build_report", 0) == 0
 
 
@@ -102,14 +109,22 @@ def test_data_target_builds_data_and_tiny_model_only(tmp_path):
     assert counts["build_tiny_model"] == 1
     assert counts["data_filter"] == N_CAT
     assert counts["data_mix"] == len(load_config(DEMO)["experiments"])
-    assert "train_experiment" not in counts and "eval_benchmark" not in counts
+    assert not {"train_experiment", "eval_benchmark", "eval_checkpoint"} & set(counts)
 
 
 def test_single_experiment_file_target(tmp_path):
     counts = dry_run(DEMO, f"{tmp_path}/results/eval/algo_grpo/final/summary.json", tmp_path)
     assert counts["train_experiment"] == 1
-    assert counts["eval_benchmark"] == N_CAT
+    assert counts["eval_checkpoint"] == 1  # the demo: one job evaluates the six mini benchmarks
     assert counts["eval_summary"] == 1
+
+
+def test_per_benchmark_eval_jobs_on_the_demo(tmp_path):
+    """eval.jobs per_benchmark plans one job per mini benchmark instead."""
+    counts = dry_run(
+        DEMO, f"{tmp_path}/results/eval/algo_grpo/final/summary.json", tmp_path, "eval={jobs: per_benchmark}"
+    )
+    assert counts["eval_benchmark"] == N_CAT and "eval_checkpoint" not in counts
 
 
 def test_invalid_config_fails_at_load_with_key_path(tmp_path):

@@ -77,6 +77,17 @@ JOB_SETTINGS: dict[str, tuple[str, ...]] = {
         "eval.local_data.{benchmark}",
         "experiments.{experiment}.ablation",
     ),
+    # eval.jobs per_checkpoint: one job evaluates the whole suite on one model
+    "eval_checkpoint": (
+        "seed",
+        "model",
+        "reward",
+        "train.system_prompt",
+        "eval",
+        "-eval.sweep_every_k",
+        "-eval.paper_model",
+        "experiments.{experiment}.ablation",
+    ),
     "eval_summary": (
         "eval",
         "-eval.sweep_every_k",

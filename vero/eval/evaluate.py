@@ -1,4 +1,4 @@
-"""One evaluation job end to end (rules eval_benchmark and reproduce_benchmark).
+"""One evaluation job end to end (rules eval_benchmark, eval_checkpoint and reproduce_benchmark).
 
 `evaluate_benchmark` = load samples (vero.eval.samples) → check the judge when samples need one
 (vero.eval.judging) → generate (vero.eval.generation: the configured backend of vero.eval.backends,
@@ -6,7 +6,8 @@ reusing outputs only under the same content key of vero.eval.cache) → score ev
 (vero.eval.scoring.score_all) → write `eval/{experiment}/{checkpoint}/{benchmark}.jsonl` (one line
 per sample) and
 `{benchmark}.json` (vero.eval.aggregate.benchmark_summary). `evaluate_model` is the same job for
-any model (the released checkpoints of the reproduce target). The stage's other rules live in
+any model (the released checkpoints of the reproduce target), and `evaluate_checkpoint` runs it for
+every benchmark of the suite on one loaded model (rule eval_checkpoint). The stage's other rules live in
 vero.eval.writers (summaries, comparison, sweeps) and vero.eval.reproduce.
 """
 
@@ -18,7 +19,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from vero.config import load_config_json
+from vero.config import load_config_json, schema_default
 from vero.eval.aggregate import benchmark_summary
 from vero.eval.backends import backend_kwargs
 from vero.eval.generation import generate, generation_settings
@@ -39,6 +40,7 @@ __all__ = [
     "backend_kwargs",
     "eval_job_gpus",
     "evaluate_benchmark",
+    "evaluate_checkpoint",
     "evaluate_model",
     "generation_settings",
     "judge_for",
@@ -108,6 +110,37 @@ def _score(
             require_format=bool(ev.get("require_format", False)),
             reward_config=cfg.get("reward"),
         )
+
+
+def evaluate_checkpoint(
+    cfg: Mapping, *, experiment: str, checkpoint: str, benchmarks: Sequence[str], out_dir: str | Path
+) -> dict[str, dict]:
+    """Evaluate one (experiment, checkpoint) on several benchmarks with one loaded model (the
+    `eval.jobs: per_checkpoint` job); writes OUT_DIR/<benchmark>.jsonl and .json as the
+    per-benchmark job does, and returns the summaries by benchmark. The backend's generate seeds
+    itself per call, so each benchmark's outputs equal those of its own job."""
+    from vero.eval.backends import get_backend
+
+    model = model_path_for(cfg, experiment, checkpoint)
+    if experiment != BASE and not Path(model).is_dir():
+        raise FileNotFoundError(f"{model}: checkpoint directory not found (has training run and saved it?)")
+    name = (cfg.get("eval") or {}).get("backend", schema_default("eval.backend"))
+    backend = get_backend(name, model, **backend_kwargs(cfg))
+    out: dict[str, dict] = {}
+    try:
+        for benchmark in benchmarks:
+            out[benchmark] = evaluate_benchmark(
+                cfg,
+                experiment=experiment,
+                checkpoint=checkpoint,
+                benchmark=benchmark,
+                out_jsonl=Path(out_dir) / f"{benchmark}.jsonl",
+                out_summary=Path(out_dir) / f"{benchmark}.json",
+                backend=backend,
+            )
+    finally:
+        backend.close()
+    return out
 
 
 def evaluate_model(
