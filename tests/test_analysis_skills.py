@@ -68,6 +68,22 @@ def test_lexicon_detects_operations_with_evidence():
     assert "counting" not in [s.label for s in ex.extract("my account balance", "x")]
 
 
+@pytest.mark.parametrize(
+    ("trace", "expected"),
+    [
+        # the plain descriptions a small model writes: captioning, spatial layout, a chosen option
+        (
+            "I describe each shape with its color and its place in the picture. Then I check the 2 rules one by one.",
+            {"scene description", "self-verification", "constraint tracking"},
+        ),
+        ("The red circle is at the top left and the blue square is at the bottom right.", {"spatial relation reasoning"}),
+        ("The angles sum to 180, so 180 - 50 - 70 = 60, which is option B.", {"formula recall", "option elimination"}),
+    ],
+)
+def test_lexicon_reads_plain_descriptions(trace, expected):
+    assert expected <= {s.label for s in get_extractor("lexicon").extract(trace, "x")}
+
+
 def test_shipped_lexicon_is_documented_and_valid():
     ops = load_lexicon()
     assert len(ops) >= 15 and all(op.description.endswith(".") for op in ops)
