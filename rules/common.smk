@@ -276,8 +276,12 @@ EVAL_RESOURCES = rule_resources("eval_benchmark")
 # eval.jobs: the wildcard pattern of the rule that evaluates; the other rule's never matches
 _NEVER = "(?!)"
 EVAL_JOB_PATTERNS = {
-    "per_benchmark": "|".join(EVAL_BENCHMARKS) if CFG["eval"]["jobs"] == "per_benchmark" else _NEVER,
-    "per_checkpoint": r"final|checkpoint-\d+" if CFG["eval"]["jobs"] == "per_checkpoint" else _NEVER,
+    "per_benchmark": (
+        "|".join(EVAL_BENCHMARKS) if CFG["eval"]["jobs"] == "per_benchmark" else _NEVER
+    ),
+    "per_checkpoint": (
+        r"final|checkpoint-\d+" if CFG["eval"]["jobs"] == "per_checkpoint" else _NEVER
+    ),
 }
 
 
@@ -310,7 +314,9 @@ def eval_suite_data(wildcards):
 
 def eval_suite_gpus(wildcards):
     """The most GPUs any benchmark of the suite asks for (rule eval_checkpoint)."""
-    return max(eval_job_gpus(CFG, b, EVAL_RESOURCES.get("gpu", 0)) for b in EVAL_BENCHMARKS)
+    return max(
+        eval_job_gpus(CFG, b, EVAL_RESOURCES.get("gpu", 0)) for b in EVAL_BENCHMARKS
+    )
 
 
 def eval_suite_registry(wildcards):

@@ -44,20 +44,22 @@ rule eval_checkpoint:
         model=eval_model_input,
         data=eval_suite_data,
         vllm_env=vllm_server_env_input("eval"),
-    # its outputs match only under per_checkpoint, as eval_benchmark's only under per_benchmark
-    wildcard_constraints:
-        checkpoint=EVAL_JOB_PATTERNS["per_checkpoint"],
     output:
         jsonl=expand(
-            res("eval/{{experiment}}/{{checkpoint}}/{benchmark}.jsonl"), benchmark=EVAL_BENCHMARKS
+            res("eval/{{experiment}}/{{checkpoint}}/{benchmark}.jsonl"),
+            benchmark=EVAL_BENCHMARKS,
         ),
         summary=expand(
-            res("eval/{{experiment}}/{{checkpoint}}/{benchmark}.json"), benchmark=EVAL_BENCHMARKS
+            res("eval/{{experiment}}/{{checkpoint}}/{benchmark}.json"),
+            benchmark=EVAL_BENCHMARKS,
         ),
     log:
         logf("eval_checkpoint/{experiment}/{checkpoint}"),
     benchmark:
         benchf("eval_checkpoint/{experiment}/{checkpoint}")
+    # its outputs match only under per_checkpoint, as eval_benchmark's only under per_benchmark
+    wildcard_constraints:
+        checkpoint=EVAL_JOB_PATTERNS["per_checkpoint"],
     conda:
         "../envs/gpu.yaml"
     resources:
@@ -68,11 +70,14 @@ rule eval_checkpoint:
         vllm_python=vllm_python_prefix,
         # every registry entry of the suite: editing one reruns this job
         registry_entries=eval_suite_registry,
-        out_dir=lambda wildcards: res(f"eval/{wildcards.experiment}/{wildcards['checkpoint']}"),
+        benchmarks=" ".join(EVAL_BENCHMARKS),
+        out_dir=lambda wildcards: res(
+            f"eval/{wildcards.experiment}/{wildcards['checkpoint']}"
+        ),
     shell:
         "{params.vllm_python}python workflow_scripts/eval_checkpoint.py --config-json {params.settings}"
         " --experiment {wildcards.experiment} --checkpoint {wildcards.checkpoint}"
-        " --benchmarks {EVAL_BENCHMARKS} --out-dir {params.out_dir} > {log} 2>&1"
+        " --benchmarks {params.benchmarks} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule eval_summary:

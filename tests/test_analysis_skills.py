@@ -73,11 +73,18 @@ def test_lexicon_detects_operations_with_evidence():
     [
         # the plain descriptions a small model writes: captioning, spatial layout, a chosen option
         (
-            "I describe each shape with its color and its place in the picture. Then I check the 2 rules one by one.",
+            "I describe each shape with its color and its place in the picture. "
+            "Then I check the 2 rules one by one.",
             {"scene description", "self-verification", "constraint tracking"},
         ),
-        ("The red circle is at the top left and the blue square is at the bottom right.", {"spatial relation reasoning"}),
-        ("The angles sum to 180, so 180 - 50 - 70 = 60, which is option B.", {"formula recall", "option elimination"}),
+        (
+            "The red circle is at the top left and the blue square is at the bottom right.",
+            {"spatial relation reasoning"},
+        ),
+        (
+            "The angles sum to 180, so 180 - 50 - 70 = 60, which is option B.",
+            {"formula recall", "option elimination"},
+        ),
     ],
 )
 def test_lexicon_reads_plain_descriptions(trace, expected):

@@ -59,7 +59,8 @@ def _eval_jobs(cfg, counts, models):
     """Evaluation jobs of `models` (experiments + base): one per benchmark, or per model with
     eval.jobs per_checkpoint (the demo); the other rule is never planned."""
     per_model = cfg["eval"].get("jobs") == "per_checkpoint"
-    rule, other = ("eval_checkpoint", "eval_benchmark") if per_model else ("eval_benchmark", "eval_checkpoint")
+    rules = ("eval_checkpoint", "eval_benchmark")
+    rule, other = rules if per_model else rules[::-1]
     assert other not in counts
     return counts[rule] == models * (1 if per_model else _n_benchmarks(cfg))
 
