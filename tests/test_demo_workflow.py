@@ -197,6 +197,11 @@ def test_demo_figures_are_measured_and_on_the_report(demo_run):
     assert fig["reward_ablation"]["delta"] is not None
     words = fig["reasoning_length"]["mean_words"]
     assert set(words) == set(CATEGORIES) and fig["reasoning_length"]["spread"] >= 3, words
+    # the probe and the UMAP see >= 60 traces with skills in every category (a scorer or an
+    # extractor that loses a category's traces fails here)
+    traces = fig["traces"]["per_category"]
+    assert set(traces) == set(CATEGORIES), traces
+    assert min(traces.values()) >= fig["targets"]["traces_per_category"], traces
     text = (results / "report" / "report.html").read_text()
     assert "transfer diagonal" in text and "Ablations beside the paper" in text
 
