@@ -4,10 +4,11 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/demo.py --results DIR   # figures of a finished run
 
 Runs the demo into a fresh directory (or DIR with --keep), then prints the number of jobs, the
-wall and CPU time (the goal: at most 15 minutes on 2 cores, aim 10) and the figures of issue 17
-side by side with their targets (vero.report.demo_figures): mixed run vs base overall (mean ±
-SEM), the transfer matrix's diagonal, math-verify-only vs task-routed reward on grounding,
-reasoning length by category, traces per category. With --results it only reads DIR.
+wall and CPU time (the goal: at most 15 minutes on 2 cores, aim 10), the CPU time per rule, and
+the figures of issue 17 side by side with their targets (vero.report.demo_figures): mixed run
+vs base overall (mean ± SEM), the transfer matrix's diagonal, math-verify-only vs task-routed
+reward on grounding, reasoning length by category, traces per category. With --results it only
+reads DIR.
 """
 
 from __future__ import annotations
@@ -67,6 +68,20 @@ def main(argv=None):
         print_figures(Path(tmp) / "results", wall_s=wall)
 
 
+def cpu_by_rule(results: Path) -> dict[str, float]:
+    """CPU seconds per rule, summed over its jobs' Snakemake timing files (results/benchmarks/:
+    `<rule>.tsv` or `<rule>/**/*.tsv`, column cpu_time), largest first."""
+    import csv
+
+    out: dict[str, float] = {}
+    for path in sorted((results / "benchmarks").rglob("*.tsv")):
+        rule = path.relative_to(results / "benchmarks").parts[0].removesuffix(".tsv")
+        with path.open() as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+        out[rule] = out.get(rule, 0.0) + sum(float(r["cpu_time"]) for r in rows if r.get("cpu_time"))
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def print_figures(results: Path, wall_s: float | None = None) -> None:
     from vero.config import load_config
     from vero.report.demo_figures import demo_figures, figure_lines
@@ -76,6 +91,9 @@ def print_figures(results: Path, wall_s: float | None = None) -> None:
         if (results / "resolved_config.json").is_file()
         else (load_config(ROOT / "config" / "demo.yaml"))
     )
+    cpu = cpu_by_rule(results)
+    if cpu:
+        print("CPU-s by rule (Snakemake timing files): " + ", ".join(f"{r} {v:.0f}" for r, v in cpu.items()))
     fig = demo_figures(results, cfg)
     fig["wall_s"] = wall_s
     base = fig["base"]

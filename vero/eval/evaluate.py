@@ -112,6 +112,14 @@ def _score(
         )
 
 
+def _checkpoint_dir(cfg: Mapping, experiment: str, checkpoint: str) -> str:
+    """The model an (experiment, checkpoint) job evaluates; a trained one must exist on disk."""
+    model = model_path_for(cfg, experiment, checkpoint)
+    if experiment != BASE and not Path(model).is_dir():
+        raise FileNotFoundError(f"{model}: checkpoint directory not found (has training run and saved it?)")
+    return model
+
+
 def evaluate_checkpoint(
     cfg: Mapping, *, experiment: str, checkpoint: str, benchmarks: Sequence[str], out_dir: str | Path
 ) -> dict[str, dict]:
@@ -121,9 +129,7 @@ def evaluate_checkpoint(
     itself per call, so each benchmark's outputs equal those of its own job."""
     from vero.eval.backends import get_backend
 
-    model = model_path_for(cfg, experiment, checkpoint)
-    if experiment != BASE and not Path(model).is_dir():
-        raise FileNotFoundError(f"{model}: checkpoint directory not found (has training run and saved it?)")
+    model = _checkpoint_dir(cfg, experiment, checkpoint)
     name = (cfg.get("eval") or {}).get("backend", schema_default("eval.backend"))
     backend = get_backend(name, model, **backend_kwargs(cfg))
     out: dict[str, dict] = {}
@@ -244,9 +250,7 @@ def evaluate_benchmark(
     judge: Any = FROM_CONFIG,
 ) -> dict:
     """Run one (experiment, checkpoint, benchmark) job of this study; returns the benchmark summary."""
-    model = model_path_for(cfg, experiment, checkpoint)
-    if experiment != BASE and not Path(model).is_dir():
-        raise FileNotFoundError(f"{model}: checkpoint directory not found (has training run and saved it?)")
+    model = _checkpoint_dir(cfg, experiment, checkpoint)
     return evaluate_model(
         cfg,
         model=model,
